@@ -1,0 +1,158 @@
+"""Response and request schemas of the cases domain (the contract's ``TriageCase`` and its parts)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from triage.core.events import ExceptionEvent
+
+
+class Read(BaseModel):
+    model_config = ConfigDict(from_attributes=False)
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class GateDecision(StrEnum):
+    AUTO_APPROVED = "auto_approved"
+    NEEDS_REVIEW = "needs_review"
+    BLOCKED = "blocked"
+
+
+class ItemStatus(StrEnum):
+    """Lifecycle of one recommendation or draft."""
+
+    AUTO_APPROVED = "auto_approved"
+    PENDING_REVIEW = "pending_review"
+    BLOCKED = "blocked"
+    APPROVED = "approved"
+    EDITED = "edited"
+    REJECTED = "rejected"
+    SHADOW = "shadow"
+
+
+class LabelConfidence(Read):
+    label: str
+    confidence: float
+
+
+class ClassificationRead(Read):
+    label: str
+    confidence: float = Field(ge=0, le=1)
+    alternatives: list[LabelConfidence]
+    abstained: bool = False
+    abstain_reason: str | None = None
+
+
+class SimilarCaseRead(Read):
+    case_id: str
+    score: float
+    label: str
+    summary: str
+    resolution: str
+    resolution_action: str | None = None
+    outcome: str | None = None
+    hours_to_resolve: float | None = None
+
+
+class PredictedResolutionRead(Read):
+    action: str | None
+    confidence: float
+    support: int = Field(description="How many neighbours voted for the action.")
+    weight: float = Field(description="Similarity weight of those neighbours.")
+    total_weight: float
+    reason: str | None = Field(default=None, description="Why no action is predicted, when absent.")
+
+
+class FindingRead(Read):
+    check: str
+    severity: Literal["error", "warning"]
+    span: str
+    message: str
+    start: int | None = None
+    end: int | None = None
+
+
+class DraftRead(Read):
+    item_id: str | None = None
+    text: str
+    generator: Literal["llm", "template", "template-fallback"]
+    status: ItemStatus
+    findings: list[FindingRead] = Field(default_factory=list)
+    requires_role: str | None = None
+
+
+class DraftsRead(Read):
+    summary: DraftRead
+    customer_update: DraftRead
+
+
+class RecommendationRead(Read):
+    id: str
+    action: str
+    risk: Literal["low", "medium", "high"]
+    status: ItemStatus
+    requires_role: str | None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class GateReasonRead(Read):
+    item: str
+    rule: str
+    detail: str
+
+
+class GateRead(Read):
+    decision: GateDecision
+    reasons: list[GateReasonRead]
+    mode: Literal["off", "shadow", "recommend", "auto"]
+
+
+class VersionsRead(Read):
+    model: str
+    policy: str
+    prompts: str
+    embedding_model: str | None = None
+
+
+class TriageCase(Read):
+    """What ``POST /v1/exceptions`` returns and ``GET /v1/cases/{id}`` shows."""
+
+    case_id: str
+    event_id: str
+    status: str
+    created_at: datetime
+    classification: ClassificationRead
+    severity: Severity
+    owner_team: str
+    similar_cases: list[SimilarCaseRead]
+    predicted_resolution: PredictedResolutionRead | None
+    recommendations: list[RecommendationRead]
+    drafts: DraftsRead | None
+    gate: GateRead
+    versions: VersionsRead
+    degraded: list[str]
+    review_due_at: datetime | None = None
+
+
+class ResolutionCreate(BaseModel):
+    """Body of ``POST /v1/cases/{case_id}/resolution``: the final outcome, which joins the history."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    outcome: Literal["resolved", "partially_resolved", "customer_cancelled", "escalated"]
+    resolution_action: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+    resolution: str = Field(min_length=1, max_length=4000)
+    hours_to_resolve: float | None = Field(default=None, ge=0, le=24 * 365)
+
+
+__all__ = ["ExceptionEvent", "TriageCase"]
