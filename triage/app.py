@@ -1,0 +1,177 @@
+"""The Litestar application factory: wiring only — routes, dependencies, error mapping, background tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from litestar import Litestar, MediaType, Request, Response
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from triage.config import Settings, get_settings
+from triage.core.actors import Actor
+from triage.core.errors import TriageError
+from triage.domain.audit.controllers import AuditController
+from triage.domain.audit.services import AuditService
+from triage.domain.auth import ApiKeyAuthMiddleware, enforce_route_rules
+from triage.domain.auth.ratelimit import build_rate_limit_middleware
+from triage.domain.cases.controllers import CaseController
+from triage.domain.cases.services import CaseService
+from triage.domain.reviews.controllers import ReviewController
+from triage.domain.reviews.services import ReviewService
+from triage.domain.system.controllers import SystemController
+from triage.domain.system.runtime import Runtime
+
+log = logging.getLogger("triage")
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(request: Request[Any, Any, Any], status: int, title: str, detail: str, **extra: Any) -> Response[Any]:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": request.url.path}
+    body.update(extra)
+    headers = {}
+    if status == 429 and "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _triage_error(request: Request[Any, Any, Any], exc: TriageError) -> Response[Any]:
+    return problem(request, exc.status_code, exc.title, exc.detail, **exc.extra)
+
+
+def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors = exc.extra if isinstance(exc.extra, list) else []
+    fields = [
+        {"field": e.get("key") or e.get("source"), "message": e.get("message")} for e in errors if isinstance(e, dict)
+    ]
+    detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or str(exc.detail)
+    # A body that is not JSON (or not UTF-8) is malformed, not a semantic error: 400.
+    status = 400 if not fields or all(f["field"] in (None, "body") and "JSON" in str(f["message"]) for f in fields) else 422
+    return problem(request, status, "Invalid request" if status == 400 else "Validation failed", detail, errors=fields)
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    extra: dict[str, Any] = {}
+    response = problem(request, exc.status_code, _title(exc.status_code), str(exc.detail), **extra)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(
+        request, HTTP_500_INTERNAL_SERVER_ERROR, "Internal error", "an unexpected error occurred; it has been logged"
+    )
+
+
+def _title(status: int) -> str:
+    return {
+        400: "Bad request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not found",
+        405: "Method not allowed",
+        409: "Conflict",
+        413: "Request body too large",
+        429: "Too many requests",
+    }.get(status, "Error")
+
+
+async def _every(seconds: float, job: Callable[[], Any], name: str) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await asyncio.to_thread(job)
+        except TriageError as exc:
+            log.warning("%s failed: %s", name, exc.detail)
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Litestar:
+    """Build the app. Engines load in the lifespan, in a worker thread, so ``/health`` answers at once."""
+    settings = settings or get_settings()
+    runtime = runtime or Runtime(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        tasks: list[asyncio.Task[None]] = []
+
+        async def start() -> None:
+            await asyncio.to_thread(runtime.start)
+            if runtime.ready:
+                tasks.append(asyncio.create_task(_every(2.0, runtime.poll_policy, "policy reload")))
+                tasks.append(
+                    asyncio.create_task(
+                        _every(settings.escalation_interval_s, runtime.escalate_overdue, "escalation")
+                    )
+                )
+                tasks.append(
+                    asyncio.create_task(_every(settings.audit_anchor_interval_s, runtime.anchor_audit, "anchor"))
+                )
+
+        tasks.append(asyncio.create_task(start()))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.to_thread(runtime.close)
+
+    def provide_runtime() -> Runtime:
+        return runtime
+
+    def provide_case_service() -> CaseService:
+        return runtime.require_cases()
+
+    def provide_review_service() -> ReviewService:
+        return runtime.require_reviews()
+
+    def provide_audit_service() -> AuditService:
+        return runtime.require_audit()
+
+    exception_handlers: dict[Any, Callable[..., Response[Any]]] = {
+        TriageError: _triage_error,
+        ValidationException: _validation_error,
+        NotAuthorizedException: _http_error,
+        PermissionDeniedException: _http_error,
+        HTTPException: _http_error,
+        Exception: _unexpected_error,
+    }
+    app = Litestar(
+        route_handlers=[SystemController, CaseController, ReviewController, AuditController],
+        dependencies={
+            "runtime": Provide(provide_runtime, sync_to_thread=False),
+            "case_service": Provide(provide_case_service, sync_to_thread=False),
+            "review_service": Provide(provide_review_service, sync_to_thread=False),
+            "audit_service": Provide(provide_audit_service, sync_to_thread=False),
+        },
+        middleware=[ApiKeyAuthMiddleware.define(runtime), build_rate_limit_middleware(settings)],
+        guards=[enforce_route_rules],
+        exception_handlers=exception_handlers,
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="exception-triage",
+            version="1",
+            path="/schema",
+            components=Components(
+                security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="API key")}
+            ),
+            security=[{"apiKey": []}],
+        ),
+        state=State({"runtime": runtime}),
+        debug=False,
+    )
+    return app
+
+
+__all__ = ["Actor", "MediaType", "create_app", "problem"]

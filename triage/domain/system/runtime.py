@@ -1,0 +1,266 @@
+"""The process's engines and services, built once (in the app's lifespan or by a CLI command) and injected.
+
+Start-up loads in a worker thread so ``/health`` answers at once; ``/ready`` turns true only once the model
+is loaded and the database is migrated. A case store that cannot be reached is not fatal: triage degrades.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from datetime import UTC, datetime
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from triage.core.actors import Actor
+from triage.core.errors import ConfigurationError, TriageError, UpstreamUnavailable
+from triage.domain.cases.schemas import ResolutionCreate, TriageCase
+from triage.domain.system.metrics import Metrics
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from triage.config import Settings
+    from triage.domain.audit.services import AuditService
+    from triage.domain.cases.flow import TriageFlow
+    from triage.domain.cases.services import CaseService
+    from triage.domain.reviews.services import ReviewService
+    from triage.engines.classifier import TextClassifier
+    from triage.engines.drafting import Drafter
+    from triage.engines.embedder import Embedder
+    from triage.engines.policy.loader import PolicyStore
+    from triage.engines.policy.taxonomy import Taxonomy
+    from triage.engines.retrieval import CaseStore
+
+log = logging.getLogger("triage")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    metrics: Metrics = field(default_factory=Metrics)
+    sessions: sessionmaker[Session] | None = None
+    audit: AuditService | None = None
+    cases: CaseService | None = None
+    reviews: ReviewService | None = None
+    policies: PolicyStore | None = None
+    taxonomy: Taxonomy | None = None
+    embedder: Embedder | None = None
+    classifier: TextClassifier | None = None
+    store: CaseStore | None = None
+    store_error: str | None = None
+    drafter: Drafter | None = None
+    flow: TriageFlow | None = None
+    startup_error: str | None = None
+    started: threading.Event = field(default_factory=threading.Event)
+    _policy_mtime: float = 0.0
+
+    def start(self) -> None:
+        """Build everything; records (never raises) a start-up failure so ``/ready`` can say what is wrong."""
+        try:
+            self._start()
+        except TriageError as exc:
+            self.startup_error = exc.detail
+            log.error("start-up failed: %s", exc.detail)
+        finally:
+            self.started.set()
+
+    def _start(self) -> None:
+        from triage.db.engine import create_session_factory
+        from triage.db.migrate import upgrade_database
+        from triage.domain.audit.services import AuditService
+        from triage.domain.cases.flow import TriageFlow
+        from triage.domain.cases.services import CaseService
+        from triage.domain.reviews.services import ReviewService
+        from triage.engines.classifier import load_classifier
+        from triage.engines.drafting import build_drafter
+        from triage.engines.embedder import SentenceTransformerEmbedder
+        from triage.engines.policy.loader import PolicyStore
+        from triage.engines.policy.taxonomy import load_taxonomy
+
+        settings = self.settings
+        self.policies = PolicyStore(settings.policy_file, taxonomy_file=settings.taxonomy_file)
+        self._policy_mtime = _mtime(settings.policy_file)
+        self.taxonomy = load_taxonomy(settings.taxonomy_file)
+        self.drafter = build_drafter(settings)
+        upgrade_database(settings.resolved_database_url)
+        self.sessions = create_session_factory(settings.resolved_database_url)
+        self.audit = AuditService(self.sessions, settings)
+        self.cases = CaseService(self.sessions, self.audit)
+        self.reviews = ReviewService(self.sessions, self.audit, self.policies)
+        self.embedder = SentenceTransformerEmbedder(
+            settings.embedding_model, batch_size=settings.embedding_batch_size
+        )
+        model_dir = settings.resolved_model_dir
+        if not (model_dir / "metadata.json").is_file():
+            raise ConfigurationError(f"no classifier artifact at {model_dir}; run `triage bootstrap` or `triage train`")
+        self.classifier = load_classifier(model_dir, self.embedder)
+        self.open_store()
+        self.flow = TriageFlow(
+            settings=settings,
+            classifier=self.classifier,
+            embedder=self.embedder,
+            store=self.store,
+            drafter=self.drafter,
+            policies=self.policies,
+            taxonomy=self.taxonomy,
+            cases=self.cases,
+        )
+
+    def open_store(self) -> None:
+        from triage.engines.retrieval import open_case_store
+
+        assert self.embedder is not None
+        try:
+            self.store = open_case_store(
+                self.settings, embedding_model_id=self.embedder.model_id, dimension=self.embedder.dimension
+            )
+            self.store_error = None
+        except UpstreamUnavailable as exc:
+            self.store, self.store_error = None, exc.detail
+            log.warning("case store unavailable, triage runs degraded: %s", exc.detail)
+
+    @property
+    def ready(self) -> bool:
+        return self.flow is not None and self.startup_error is None
+
+    def require_flow(self) -> TriageFlow:
+        if self.flow is None:
+            raise UpstreamUnavailable(self.startup_error or "the service is starting; the model is not loaded yet")
+        return self.flow
+
+    def require_cases(self) -> CaseService:
+        if self.cases is None:
+            raise UpstreamUnavailable(self.startup_error or "the service is starting")
+        return self.cases
+
+    def require_reviews(self) -> ReviewService:
+        if self.reviews is None:
+            raise UpstreamUnavailable(self.startup_error or "the service is starting")
+        return self.reviews
+
+    def require_audit(self) -> AuditService:
+        if self.audit is None:
+            raise UpstreamUnavailable(self.startup_error or "the service is starting")
+        return self.audit
+
+    async def record_resolution(
+        self, case_id: str, body: ResolutionCreate, actor: Actor
+    ) -> tuple[TriageCase, bool]:
+        """Store the outcome, then add the resolved case to the history so the next similar event finds it."""
+        case, created = await asyncio.to_thread(self.require_cases().record_resolution, case_id, body, actor)
+        if created:
+            await asyncio.to_thread(self.add_to_history, case, body)
+        return case, created
+
+    def add_to_history(self, case: TriageCase, body: ResolutionCreate) -> None:
+        """Index a resolved case; a store outage is logged and retried by the next ``triage index`` / bootstrap."""
+        from triage.core.events import classification_text
+        from triage.engines.retrieval import HistoricalCase
+
+        if self.store is None or self.embedder is None or self.cases is None:
+            log.warning("case %s resolved but not indexed: the case store is unavailable", case.case_id)
+            return
+        event = self.cases.get_event(case.case_id)
+        text = classification_text(event)
+        historical = HistoricalCase(
+            case_id=case.case_id,
+            label=case.classification.label,
+            text=text,
+            summary=event.description[:280],
+            resolution=body.resolution,
+            resolution_action=body.resolution_action,
+            outcome=body.outcome,
+            hours_to_resolve=body.hours_to_resolve,
+            customer_id=event.order.customer_id,
+            site=event.order.site,
+            source_system=event.source_system.value,
+            resolved_at=datetime.now(UTC),
+        )
+        try:
+            self.store.upsert([historical], self.embedder.embed([text]))
+        except UpstreamUnavailable as exc:
+            log.warning("case %s resolved but not indexed: %s", case.case_id, exc.detail)
+
+    def components(self) -> dict[str, Any]:
+        """What ``/ready`` reports, part by part."""
+        store: dict[str, Any]
+        if self.store is not None:
+            health = self.store.health()
+            store = {"ok": health.ok, "mode": health.mode, "points": health.points, "detail": health.detail}
+        else:
+            store = {"ok": False, "detail": self.store_error or "not started"}
+        drafting = self.drafter.health() if self.drafter is not None else {"llm": "not started"}
+        parts = {
+            "model": {
+                "ok": self.classifier is not None,
+                "version": self.classifier.version if self.classifier else None,
+            },
+            "database": {"ok": self.sessions is not None},
+            "policy": {"ok": self.policies is not None, "version": self.policy_version},
+            "case_store": store,
+            "drafting": drafting,
+        }
+        for name, part in parts.items():
+            if "ok" in part:
+                self.metrics.component_up.labels(name).set(1 if part["ok"] else 0)
+        self.metrics.llm_breaker_open.set(1 if drafting.get("llm") == "open" else 0)
+        return parts
+
+    @property
+    def policy_version(self) -> str | None:
+        return self.policies.current.version_hash if self.policies is not None else None
+
+    def reload_policy(self, actor: Actor) -> bool:
+        """Reload the policy file if it changed; the reload (or the refusal of an invalid file) is audited."""
+        assert self.policies is not None and self.audit is not None
+        before = self.policies.current.version_hash
+        try:
+            changed = self.policies.reload()
+        except ConfigurationError as exc:
+            self.audit.record_event(
+                actor, "policy.reload_refused", outcome="refused", reason=exc.detail, details={"kept": before}
+            )
+            raise
+        if changed:
+            after = self.policies.current.version_hash
+            self.audit.record_event(
+                actor,
+                "policy.reloaded",
+                outcome="applied",
+                reason="policy file changed",
+                details={"before": before, "after": after},
+                policy_version=after,
+            )
+        return changed
+
+    def poll_policy(self) -> None:
+        """Reload when the policy file's modification time moved (called periodically)."""
+        mtime = _mtime(self.settings.policy_file)
+        if mtime != self._policy_mtime and self.policies is not None:
+            self._policy_mtime = mtime
+            try:
+                self.reload_policy(Actor.system())
+            except ConfigurationError as exc:
+                log.error("policy reload refused, the previous policy stays in force: %s", exc.detail)
+
+    def escalate_overdue(self) -> None:
+        if self.reviews is not None:
+            self.reviews.escalate_overdue(datetime.now(UTC))
+
+    def anchor_audit(self) -> None:
+        if self.audit is not None:
+            self.audit.anchor()
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+
+def _mtime(path: Any) -> float:
+    try:
+        return float(path.stat().st_mtime_ns)
+    except OSError:
+        return time.time()
