@@ -1,0 +1,60 @@
+"""Choosing and opening the case store from settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from triage.config import Settings
+from triage.core.errors import ConfigurationError
+from triage.engines.retrieval.models import CaseStore
+
+Backend = Literal["qdrant", "matrix"]
+BACKENDS: tuple[Backend, ...] = ("qdrant", "matrix")
+
+
+def open_case_store(
+    settings: Settings,
+    *,
+    embedding_model_id: str,
+    dimension: int,
+    collection: str | None = None,
+    path: Path | None = None,
+    backend: str | None = None,
+) -> CaseStore:
+    """Open (creating if needed) the history collection for vectors of ``embedding_model_id``.
+
+    ``backend`` ``"qdrant"`` (default): embedded local Qdrant under ``path`` or
+    ``settings.qdrant.local_path``, or, when no ``path`` is given and ``TRIAGE_QDRANT_URL`` is set, that server or cluster. ``"matrix"``: the
+    exact in-process store under ``path`` or ``$TRIAGE_HOME/matrix``. Without ``backend`` the setting
+    ``case_store`` is used when present. Raises ``ConfigurationError`` on a model mismatch or a folder
+    already opened by another process.
+    """
+    chosen = backend or str(getattr(settings, "case_store", None) or "qdrant")
+    if chosen not in BACKENDS:
+        raise ConfigurationError(f"unknown case store {chosen!r}; choose one of {', '.join(BACKENDS)}")
+    qdrant = settings.qdrant
+    name = collection or qdrant.collection
+    if chosen == "matrix":
+        if path is None and qdrant.url:
+            raise ConfigurationError(
+                "TRIAGE_CASE_STORE=matrix is an embedded store but TRIAGE_QDRANT_URL is set; "
+                "unset one of them"
+            )
+        from triage.engines.retrieval.matrix_store import MatrixCaseStore
+
+        folder = (path or settings.home / "matrix") / name
+        return MatrixCaseStore(folder, model_id=embedding_model_id, dimension=dimension)
+
+    from triage.engines.retrieval.qdrant_store import open_qdrant_store
+
+    local_path = path if path is not None else (None if qdrant.url else qdrant.local_path)
+    return open_qdrant_store(
+        collection=name,
+        model_id=embedding_model_id,
+        dimension=dimension,
+        local_path=local_path,
+        url=qdrant.url,
+        api_key=qdrant.api_key.get_secret_value() if qdrant.api_key else None,
+        timeout_s=qdrant.timeout_s,
+    )
