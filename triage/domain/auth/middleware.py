@@ -1,0 +1,161 @@
+"""Authentication middleware: turns ``Authorization: Bearer <token>`` into an ``Actor`` on the connection.
+
+Public paths (health, readiness, metrics, the OpenAPI document) are skipped. Everything else without a valid
+credential is refused with 401 here, before any guard or handler runs; whether the authenticated role may call
+the route is the guards' job. The key lookup is a blocking database read, so it runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import anyio.to_thread
+from litestar.connection import ASGIConnection
+from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.base import DefineMiddleware
+from litestar.types import ASGIApp, Method, Scopes
+from sqlalchemy.orm import Session, sessionmaker
+
+from triage.config import Settings
+from triage.core.errors import Unauthorized, UpstreamUnavailable
+from triage.domain.auth.guards import AUTH_BACKEND_SCOPE_KEY, DenialRecorder, record_denial
+from triage.domain.auth.policy import PUBLIC_PATH_PATTERNS
+from triage.domain.auth.services import Authentication, Failure, KeyService
+
+KEY_SERVICE_STATE_KEY = "key_service"
+
+_MESSAGES = {
+    Failure.MISSING: "authentication required: send 'Authorization: Bearer <api key>'",
+    Failure.MALFORMED: "the bearer credential is not a valid API key or token",
+    Failure.UNKNOWN: "the API key is not valid",
+    Failure.REVOKED: "the API key has been revoked",
+    Failure.INVALID_TOKEN: "the bearer token is not valid (signature, issuer, audience, expiry or claims)",
+}
+
+
+class AuthSource(Protocol):
+    """What the app's runtime offers once started: settings, a session factory, the audit service."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def sessions(self) -> sessionmaker[Session] | None: ...
+
+    @property
+    def audit(self) -> Any: ...
+
+
+class AuthBackend:
+    """Finds the key service and the denial recorder, building the service lazily from a runtime.
+
+    One backend is shared by the middleware instances of every route, so the key service (and its JWKS) is
+    built once per app.
+    """
+
+    def __init__(
+        self,
+        key_service: KeyService | None = None,
+        *,
+        source: AuthSource | None = None,
+        record_denial: DenialRecorder | None = None,
+    ) -> None:
+        self._key_service = key_service
+        self._source = source
+        self._record_denial = record_denial
+        self._lock = threading.Lock()
+
+    def key_service(self) -> KeyService | None:
+        if self._key_service is not None or self._source is None:
+            return self._key_service
+        sessions = self._source.sessions
+        if sessions is None:
+            raise UpstreamUnavailable("the service is starting; authentication is not available yet")
+        with self._lock:
+            if self._key_service is None:
+                from triage.domain.auth.repositories import ApiKeyRepository
+
+                self._key_service = KeyService.from_settings(
+                    self._source.settings, ApiKeyRepository(sessions)
+                )
+        return self._key_service
+
+    def denial_recorder(self) -> DenialRecorder | None:
+        if self._record_denial is not None:
+            return self._record_denial
+        audit = self._source.audit if self._source is not None else None
+        recorder: DenialRecorder | None = getattr(audit, "record_denial", None)
+        return recorder
+
+
+class ApiKeyAuthMiddleware(AbstractAuthenticationMiddleware):
+    """Sets ``connection.user`` to the calling :class:`~triage.core.actors.Actor`; 401 when there is none.
+
+    Build it with :meth:`define` (from a started runtime, a :class:`KeyService` or an :class:`AuthBackend`);
+    with none of them it reads ``app.state["key_service"]`` at request time.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        backend: AuthBackend | None = None,
+        key_service: KeyService | None = None,
+        exclude: str | list[str] | None = None,
+        exclude_from_auth_key: str = "exclude_from_auth",
+        exclude_http_methods: Sequence[Method] | None = None,
+        scopes: Scopes | None = None,
+    ) -> None:
+        super().__init__(
+            app,
+            exclude=list(PUBLIC_PATH_PATTERNS) if exclude is None else exclude,
+            exclude_from_auth_key=exclude_from_auth_key,
+            exclude_http_methods=exclude_http_methods,
+            scopes=scopes,
+        )
+        self.backend = backend or AuthBackend(key_service)
+
+    @classmethod
+    def define(cls, source: AuthSource | KeyService | AuthBackend, **kwargs: Any) -> DefineMiddleware:
+        """The middleware for ``Litestar(middleware=[...])``; ``source`` is usually the app's runtime."""
+        if isinstance(source, AuthBackend):
+            backend = source
+        elif isinstance(source, KeyService):
+            backend = AuthBackend(source)
+        else:
+            backend = AuthBackend(source=source)
+        return DefineMiddleware(cls, backend=backend, **kwargs)
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        connection.scope[AUTH_BACKEND_SCOPE_KEY] = self.backend  # type: ignore[literal-required]
+        service = self.backend.key_service() or connection.app.state.get(KEY_SERVICE_STATE_KEY)
+        if service is None:
+            raise UpstreamUnavailable("authentication is not configured")
+        verdict = await anyio.to_thread.run_sync(service.check, bearer_token(connection))
+        if verdict.actor is None:
+            await _refuse(connection, verdict)
+        return AuthenticationResult(user=verdict.actor, auth=verdict.method)
+
+
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The credential of an ``Authorization: Bearer ...`` header, or ``None``."""
+    header = connection.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return ""
+    return token
+
+
+async def _refuse(connection: ASGIConnection[Any, Any, Any, Any], verdict: Authentication) -> None:
+    failure = verdict.failure or Failure.MALFORMED
+    # Only revoked keys name a real owner; unknown or garbled credentials are not audited, so anonymous
+    # traffic cannot flood the audit chain.
+    if verdict.claimed is not None:
+        await record_denial(connection, verdict.claimed, failure.value)
+    raise Unauthorized(_MESSAGES[failure], extra={"reason": failure.value})
