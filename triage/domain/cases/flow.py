@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from triage.engines.drafting import Drafter
     from triage.engines.embedder import Embedder
     from triage.engines.policy.loader import PolicyStore
+    from triage.engines.policy.models import Policy
     from triage.engines.policy.taxonomy import Taxonomy
     from triage.engines.retrieval import CaseStore
 
@@ -100,11 +101,10 @@ class TriageFlow:
         prediction = await self.classify(text)
         timings["classify"] = _ms_since(started)
 
+        policy = self.policies.current  # one policy per case, even if a reload lands meanwhile
         step = time.perf_counter()
-        retrieved = await self.retrieve(text, _filters(scope, event, prediction.label))
+        retrieved = await self.retrieve(text, _filters(scope, event, prediction.label), policy)
         timings["retrieve"] = _ms_since(step)
-
-        policy = self.policies.current
         label = prediction.label
         severity = self.taxonomy.severity_for(event, label)
         owner_team = self.taxonomy.owner_team(label)
@@ -125,9 +125,9 @@ class TriageFlow:
         timings["draft"] = _ms_since(step)
 
         degraded = (["retrieval"] if retrieved.degraded else []) + [d for d in drafts.degraded if d != "retrieval"]
-        gate = self.gate(prediction, event, severity, retrieved, drafts, degraded)
+        gate = self.gate(policy, prediction, event, severity, retrieved, drafts, degraded)
         record = self.build_record(
-            event, actor, body_hash, text, prediction, severity, owner_team, retrieved, drafts, gate, degraded
+            policy, event, actor, body_hash, text, prediction, severity, owner_team, retrieved, drafts, gate, degraded
         )
         timings["total"] = _ms_since(started)
         record = _with_timings(record, timings)
@@ -137,12 +137,11 @@ class TriageFlow:
         predictions = await asyncio.to_thread(self.classifier.predict, [text])
         return predictions[0]
 
-    async def retrieve(self, text: str, filters: CaseFilters | None) -> Retrieved:
+    async def retrieve(self, text: str, filters: CaseFilters | None, policy: Policy) -> Retrieved:
         """Similar historical cases and the resolution they vote for; degraded (not failed) when the store is."""
         if self.store is None:
             return Retrieved([], None, True, "case store not available")
         store = self.store
-        policy = self.policies.current
 
         def search() -> list[Neighbour]:
             vector = self.embedder.embed([text])[0]
@@ -162,6 +161,7 @@ class TriageFlow:
 
     def gate(
         self,
+        policy: Policy,
         prediction: Prediction,
         event: ExceptionEvent,
         severity: str,
@@ -171,7 +171,7 @@ class TriageFlow:
     ) -> GateResult:
         second = prediction.alternatives[1].confidence if len(prediction.alternatives) > 1 else 0.0
         return evaluate_gate(
-            self.policies.current,
+            policy,
             GateInput(
                 label=prediction.label,
                 confidence=prediction.confidence,
@@ -197,6 +197,7 @@ class TriageFlow:
 
     def build_record(
         self,
+        policy: Policy,
         event: ExceptionEvent,
         actor: Actor,
         body_hash: str,
@@ -211,7 +212,6 @@ class TriageFlow:
     ) -> TriageRecord:
         case_id = f"case_{uuid.uuid4().hex[:20]}"
         now = datetime.now(UTC)
-        policy = self.policies.current
         decisions = {item.key: item for item in gate.items}
         actions = recommended_actions(policy, prediction.label, retrieved.vote.action if retrieved.vote else None)
 
