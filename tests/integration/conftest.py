@@ -1,0 +1,30 @@
+"""Domain services over the parametrized database (SQLite always, PostgreSQL when reachable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from triage.config import Settings
+from triage.domain.audit.anchors import AnchorStore
+from triage.domain.audit.services import AuditService
+from triage.domain.cases.services import CaseService
+
+
+@pytest.fixture
+def anchor_store(triage_home: Path) -> AnchorStore:
+    return AnchorStore(triage_home / "audit-anchors")
+
+
+@pytest.fixture
+def audit_service(
+    sessions: sessionmaker[Session], settings: Settings, anchor_store: AnchorStore
+) -> AuditService:
+    return AuditService(sessions, settings.audit_signing_key, anchor_store)
+
+
+@pytest.fixture
+def case_service(sessions: sessionmaker[Session], audit_service: AuditService) -> CaseService:
+    return CaseService(sessions, audit_service)

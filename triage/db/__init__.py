@@ -1,0 +1,1 @@
+"""Relational persistence: engine and sessions, typed tables, named Alembic migrations."""

@@ -1,0 +1,1 @@
+"""The audit log: one writer, a hash chain with a signed head, anchors outside the database."""

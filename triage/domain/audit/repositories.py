@@ -1,0 +1,59 @@
+"""Database access for the audit log: insert and read only; there is deliberately no update or delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from triage.db.tables import AuditHeadRow, AuditLogRow
+from triage.domain.audit.schemas import AuditFilters
+
+HEAD_ID = 1
+
+
+class AuditRepository:
+    def lock_head(self, session: Session) -> AuditHeadRow:
+        """The head row, locked until the transaction ends (PostgreSQL ``FOR UPDATE``; on SQLite the
+        transaction already holds the write lock from ``BEGIN IMMEDIATE``)."""
+        statement = (
+            select(AuditHeadRow)
+            .where(AuditHeadRow.id == HEAD_ID)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return session.execute(statement).scalar_one()
+
+    def head(self, session: Session) -> AuditHeadRow:
+        return session.execute(select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID)).scalar_one()
+
+    def insert(self, session: Session, rows: Sequence[AuditLogRow]) -> None:
+        session.add_all(rows)
+
+    def iter_all(self, session: Session, batch: int = 1000) -> Iterator[AuditLogRow]:
+        """Every record in sequence order, fetched in batches by key so memory stays flat."""
+        after = 0
+        while True:
+            rows = self.page(session, AuditFilters(), after=after, limit=batch)
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1].seq
+            session.expunge_all()
+
+    def page(self, session: Session, filters: AuditFilters, *, after: int, limit: int) -> list[AuditLogRow]:
+        statement = select(AuditLogRow).where(AuditLogRow.seq > after)
+        if filters.case_id is not None:
+            statement = statement.where(AuditLogRow.case_id == filters.case_id)
+        if filters.order_id is not None:
+            statement = statement.where(AuditLogRow.order_id == filters.order_id)
+        if filters.actor is not None:
+            statement = statement.where(AuditLogRow.actor_subject == filters.actor)
+        if filters.action is not None:
+            statement = statement.where(AuditLogRow.action == filters.action)
+        if filters.since is not None:
+            statement = statement.where(AuditLogRow.at >= filters.since)
+        if filters.until is not None:
+            statement = statement.where(AuditLogRow.at < filters.until)
+        return list(session.execute(statement.order_by(AuditLogRow.seq).limit(limit)).scalars())

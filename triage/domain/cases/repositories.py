@@ -1,0 +1,89 @@
+"""Database access for cases and their items."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from triage.core.errors import InvalidInput
+from triage.db.tables import CaseRow, ItemRow
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    status: str | None = None
+    label: str | None = None
+    customer_id: str | None = None
+    team: str | None = None
+
+
+def encode_cursor(created_at: datetime, case_id: str) -> str:
+    raw = json.dumps([created_at.isoformat(), case_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created_at, case_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(created_at), str(case_id)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise InvalidInput("cursor is not one this service returned as next_cursor") from exc
+
+
+class CaseRepository:
+    def add(self, session: Session, case: CaseRow, items: Sequence[ItemRow]) -> None:
+        session.add(case)
+        session.flush()
+        session.add_all(items)
+        session.flush()
+
+    def get(self, session: Session, case_id: str, *, for_update: bool = False) -> CaseRow | None:
+        statement = select(CaseRow).where(CaseRow.case_id == case_id)
+        if for_update:
+            statement = statement.with_for_update().execution_options(populate_existing=True)
+        return session.execute(statement).scalar_one_or_none()
+
+    def by_event_id(self, session: Session, event_id: str) -> CaseRow | None:
+        return session.execute(select(CaseRow).where(CaseRow.event_id == event_id)).scalar_one_or_none()
+
+    def items(self, session: Session, case_ids: Sequence[str]) -> dict[str, list[ItemRow]]:
+        grouped: dict[str, list[ItemRow]] = {case_id: [] for case_id in case_ids}
+        if not case_ids:
+            return grouped
+        statement = (
+            select(ItemRow).where(ItemRow.case_id.in_(case_ids)).order_by(ItemRow.case_id, ItemRow.position)
+        )
+        for item in session.execute(statement).scalars():
+            grouped[item.case_id].append(item)
+        return grouped
+
+    def page(
+        self, session: Session, filters: CaseFilters, *, cursor: str | None, limit: int
+    ) -> list[CaseRow]:
+        """Newest first, keyed on (created_at, case_id) so pages are stable while cases arrive."""
+        statement = select(CaseRow)
+        if filters.status is not None:
+            statement = statement.where(CaseRow.status == filters.status)
+        if filters.label is not None:
+            statement = statement.where(CaseRow.label == filters.label)
+        if filters.customer_id is not None:
+            statement = statement.where(CaseRow.customer_id == filters.customer_id)
+        if filters.team is not None:
+            statement = statement.where(CaseRow.team == filters.team)
+        if cursor:
+            created_at, case_id = decode_cursor(cursor)
+            statement = statement.where(
+                or_(
+                    CaseRow.created_at < created_at,
+                    and_(CaseRow.created_at == created_at, CaseRow.case_id < case_id),
+                )
+            )
+        statement = statement.order_by(CaseRow.created_at.desc(), CaseRow.case_id.desc()).limit(limit)
+        return list(session.execute(statement).scalars())

@@ -1,0 +1,380 @@
+"""``CaseService``: stores what the triage flow produced, with its audit trail, and reads it back.
+
+Every write happens in one transaction together with its audit records; if the audit write fails the whole
+change is rolled back and the caller gets ``UpstreamUnavailable`` (503).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from triage.core.actors import Actor
+from triage.core.errors import Conflict, NotFound
+from triage.core.events import ExceptionEvent
+from triage.db.engine import read_snapshot, unit_of_work
+from triage.db.tables import CaseRow, ItemRow
+from triage.domain.audit.schemas import AuditEntryCreate
+from triage.domain.audit.services import AuditService
+from triage.domain.cases.records import ItemRecord, TriageRecord
+from triage.domain.cases.repositories import CaseFilters, CaseRepository, encode_cursor
+from triage.domain.cases.schemas import ItemStatus, ResolutionCreate, TriageCase
+
+OnResolved = Callable[[str, ExceptionEvent, ResolutionCreate], None]
+MAX_PAGE = 200
+RESOLVED_STATUS = "resolved"
+
+ITEM_ACTIONS = {
+    ItemStatus.AUTO_APPROVED.value: "item.auto_approved",
+    ItemStatus.PENDING_REVIEW.value: "item.queued_for_review",
+    ItemStatus.BLOCKED.value: "item.blocked",
+    ItemStatus.SHADOW.value: "item.shadow",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def case_read(case: CaseRow, items: Sequence[ItemRow]) -> TriageCase:
+    """The stored response with the current case status and item statuses laid over it."""
+    data: dict[str, Any] = dict(case.response)
+    data["status"] = case.status
+    by_id = {item.item_id: item for item in items}
+    by_key = {item.key: item for item in items}
+    for recommendation in data.get("recommendations") or []:
+        item = by_id.get(recommendation.get("id")) or by_key.get(
+            f"recommendation:{recommendation.get('action')}"
+        )
+        if item is not None:
+            recommendation["status"] = item.status
+    for name, draft in (data.get("drafts") or {}).items():
+        item = by_id.get(draft.get("item_id")) or by_key.get(f"draft:{name}")
+        if item is not None:
+            draft["status"] = item.status
+            if item.status == ItemStatus.EDITED and item.edited_text is not None:
+                draft["text"] = item.edited_text
+    return TriageCase.model_validate(data)
+
+
+class CaseService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        audit: AuditService,
+        *,
+        on_resolved: OnResolved | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.sessions = sessions
+        self.audit = audit
+        self.on_resolved = on_resolved
+        self.clock = clock
+        self.repository = CaseRepository()
+
+    def find_replay(self, event_id: str, body_hash: str) -> TriageCase | None:
+        """The stored response for ``event_id`` if the body is the same; ``Conflict`` if it differs."""
+        with read_snapshot(self.sessions) as session:
+            case = self.repository.by_event_id(session, event_id)
+            if case is None:
+                return None
+            self._same_body(case, body_hash)
+            return case_read(case, self.repository.items(session, [case.case_id])[case.case_id])
+
+    @staticmethod
+    def _same_body(case: CaseRow, body_hash: str) -> None:
+        if case.body_hash != body_hash:
+            raise Conflict(
+                f"event_id {case.event_id!r} was already triaged with a different body",
+                extra={"case_id": case.case_id},
+            )
+
+    def create(self, record: TriageRecord) -> tuple[TriageCase, bool]:
+        """Store the case, its items and its audit trail in one transaction: ``(case, created)``.
+
+        A concurrent or repeated create of the same ``event_id`` returns the first case with ``created``
+        false and writes nothing; the same ``event_id`` with another body is a ``Conflict``.
+        """
+        try:
+            with unit_of_work(self.sessions) as session:
+                case, items = self._rows(record)
+                self.repository.add(session, case, items)
+                self.audit.append(session, self._creation_entries(record))
+                return case_read(case, items), True
+        except IntegrityError as exc:
+            replay = self.find_replay(record.event.event_id, record.body_hash)
+            if replay is None:
+                raise Conflict("the case could not be stored: an identifier is already taken") from exc
+            return replay, False
+
+    def get(self, case_id: str) -> TriageCase:
+        with read_snapshot(self.sessions) as session:
+            case = self.repository.get(session, case_id)
+            if case is None:
+                raise NotFound(f"no case {case_id!r}")
+            return case_read(case, self.repository.items(session, [case_id])[case_id])
+
+    def get_event(self, case_id: str) -> ExceptionEvent:
+        """The event a case was triaged from, as it was received."""
+        with read_snapshot(self.sessions) as session:
+            case = self.repository.get(session, case_id)
+            if case is None:
+                raise NotFound(f"no case {case_id!r}")
+            return ExceptionEvent.model_validate(case.event)
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        label: str | None = None,
+        customer_id: str | None = None,
+        team: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> tuple[list[TriageCase], str | None]:
+        """Cases newest first, filtered; the second value is the cursor of the next page (or None)."""
+        limit = max(1, min(limit, MAX_PAGE))
+        filters = CaseFilters(status=status, label=label, customer_id=customer_id, team=team)
+        with read_snapshot(self.sessions) as session:
+            rows = self.repository.page(session, filters, cursor=cursor, limit=limit + 1)
+            page = rows[:limit]
+            items = self.repository.items(session, [row.case_id for row in page])
+            cases = [case_read(row, items[row.case_id]) for row in page]
+            next_cursor = encode_cursor(page[-1].created_at, page[-1].case_id) if len(rows) > limit else None
+        return cases, next_cursor
+
+    def record_resolution(
+        self, case_id: str, body: ResolutionCreate, actor: Actor, *, on_resolved: OnResolved | None = None
+    ) -> tuple[TriageCase, bool]:
+        """Record the final outcome once: ``(case, created)``; the identical body again is not an error, a
+        different one is a ``Conflict``. ``on_resolved`` (idempotent, e.g. adding the case to the history)
+        runs after the commit, on a repeat too, so a retry can finish what a failed callback left undone."""
+        with unit_of_work(self.sessions) as session:
+            case = self.repository.get(session, case_id, for_update=True)
+            if case is None:
+                raise NotFound(f"no case {case_id!r}")
+            created = case.resolution_outcome is None
+            if created:
+                self._resolve(session, case, body, actor)
+            elif _stored_resolution(case) != body:
+                raise Conflict(f"case {case_id!r} already has a different resolution")
+            result = case_read(case, self.repository.items(session, [case_id])[case_id])
+            event = ExceptionEvent.model_validate(case.event)
+        callback = on_resolved or self.on_resolved
+        if callback is not None:
+            callback(case_id, event, body)
+        return result, created
+
+    def _resolve(self, session: Session, case: CaseRow, body: ResolutionCreate, actor: Actor) -> None:
+        before = {"status": case.status}
+        case.resolution_outcome = body.outcome
+        case.resolution_action = body.resolution_action
+        case.resolution_text = body.resolution
+        case.hours_to_resolve = body.hours_to_resolve
+        case.resolved_at = self.clock()
+        case.resolved_by = actor.subject
+        case.status = RESOLVED_STATUS
+        case.version += 1
+        session.flush()
+        versions = case.response.get("versions") or {}
+        self.audit.append(
+            session,
+            [
+                AuditEntryCreate(
+                    action="case.resolved",
+                    actor=actor,
+                    case_id=case.case_id,
+                    order_id=case.order_id,
+                    outcome=body.outcome,
+                    reason=body.resolution,
+                    before=before,
+                    after={"status": case.status, **body.model_dump(mode="json")},
+                    model_version=versions.get("model"),
+                    prompt_version=versions.get("prompts"),
+                    policy_version=versions.get("policy"),
+                )
+            ],
+        )
+
+    def _rows(self, record: TriageRecord) -> tuple[CaseRow, builtins.list[ItemRow]]:
+        triage = record.case
+        order = record.event.order
+        case = CaseRow(
+            case_id=triage.case_id,
+            event_id=record.event.event_id,
+            body_hash=record.body_hash,
+            event=record.event.model_dump(mode="json"),
+            response=triage.model_dump(mode="json"),
+            label=triage.classification.label,
+            confidence=triage.classification.confidence,
+            severity=triage.severity.value,
+            owner_team=triage.owner_team,
+            team=record.team,
+            customer_id=order.customer_id,
+            order_id=order.order_id,
+            site=order.site,
+            order_value=str(record.order_value),
+            status=triage.status,
+            created_at=triage.created_at,
+            review_due_at=record.review_due_at,
+            escalation_role=record.escalation_role,
+            version=1,
+        )
+        items = [
+            ItemRow(
+                item_id=item.item_id,
+                case_id=triage.case_id,
+                position=position,
+                kind=item.kind,
+                key=item.key,
+                action=item.action,
+                original_text=item.text,
+                generator=item.generator,
+                risk=item.risk,
+                status=item.status,
+                requires_role=item.requires_role,
+                requires_team=item.requires_team,
+                four_eyes=item.four_eyes,
+                findings=list(item.findings),
+                reasons=list(item.reasons),
+                review_due_at=record.review_due_at if item.status == ItemStatus.PENDING_REVIEW else None,
+                version=1,
+            )
+            for position, item in enumerate(record.items)
+        ]
+        return case, items
+
+    def _creation_entries(self, record: TriageRecord) -> builtins.list[AuditEntryCreate]:
+        triage = record.case
+        classification = triage.classification
+        versions = triage.versions
+        common: dict[str, Any] = {
+            "actor": record.actor,
+            "case_id": triage.case_id,
+            "order_id": record.event.order.order_id,
+            "model_version": versions.model,
+            "prompt_version": versions.prompts,
+            "policy_version": versions.policy,
+        }
+        retrieval_degraded = not record.neighbour_ids or any(
+            "retriev" in name or "similar" in name or "neighbour" in name for name in triage.degraded
+        )
+        drafts = triage.drafts
+        generators = (
+            {"summary": drafts.summary.generator, "customer_update": drafts.customer_update.generator}
+            if drafts is not None
+            else {}
+        )
+        if drafts is None:
+            drafted_outcome = "skipped"
+        elif record.llm_error or any(g == "template-fallback" for g in generators.values()):
+            drafted_outcome = "fallback"
+        else:
+            drafted_outcome = "ok"
+        entries = [
+            AuditEntryCreate(
+                action="case.received",
+                outcome="accepted",
+                input_hash=record.input_hash,
+                details={
+                    "event_id": record.event.event_id,
+                    "body_hash": record.body_hash,
+                    "source_system": record.event.source_system.value,
+                    "order_value": str(record.order_value),
+                },
+                **common,
+            ),
+            AuditEntryCreate(
+                action="case.classified",
+                outcome="abstained" if classification.abstained else classification.label,
+                input_hash=record.input_hash,
+                confidence=classification.confidence,
+                threshold=record.threshold,
+                details={
+                    "label": classification.label,
+                    "alternatives": [alt.model_dump(mode="json") for alt in classification.alternatives],
+                    "abstained": classification.abstained,
+                    "abstain_reason": classification.abstain_reason,
+                    "severity": triage.severity.value,
+                    "owner_team": triage.owner_team,
+                    "embedding_model": versions.embedding_model,
+                },
+                **common,
+            ),
+            AuditEntryCreate(
+                action="case.retrieved",
+                outcome="degraded" if retrieval_degraded else "ok",
+                input_hash=record.input_hash,
+                neighbour_ids=list(record.neighbour_ids),
+                details={
+                    "scores": {c.case_id: c.score for c in triage.similar_cases},
+                    "predicted_resolution": (
+                        triage.predicted_resolution.model_dump(mode="json")
+                        if triage.predicted_resolution
+                        else None
+                    ),
+                    "degraded": list(triage.degraded),
+                },
+                **common,
+            ),
+            AuditEntryCreate(
+                action="case.drafted",
+                outcome=drafted_outcome,
+                details={"generators": generators, "llm_error": record.llm_error},
+                **common,
+            ),
+            AuditEntryCreate(
+                action="case.gated",
+                outcome=triage.gate.decision.value,
+                confidence=classification.confidence,
+                threshold=record.threshold,
+                details={
+                    "mode": triage.gate.mode,
+                    "reasons": [reason.model_dump(mode="json") for reason in triage.gate.reasons],
+                    "review_due_at": record.review_due_at.isoformat() if record.review_due_at else None,
+                    "escalation_role": record.escalation_role,
+                    "degraded": list(triage.degraded),
+                },
+                **common,
+            ),
+        ]
+        entries.extend(self._item_entry(item, common) for item in record.items)
+        return entries
+
+    @staticmethod
+    def _item_entry(item: ItemRecord, common: dict[str, Any]) -> AuditEntryCreate:
+        return AuditEntryCreate(
+            action=ITEM_ACTIONS.get(item.status, f"item.{item.status}"),
+            item_id=item.item_id,
+            outcome=item.status,
+            after={"text": item.text} if item.text is not None else None,
+            details={
+                "kind": item.kind,
+                "key": item.key,
+                "action": item.action,
+                "risk": item.risk,
+                "generator": item.generator,
+                "requires_role": item.requires_role,
+                "requires_team": item.requires_team,
+                "four_eyes": item.four_eyes,
+                "reasons": list(item.reasons),
+                "findings": list(item.findings),
+            },
+            **common,
+        )
+
+
+def _stored_resolution(case: CaseRow) -> ResolutionCreate:
+    return ResolutionCreate.model_validate(
+        {
+            "outcome": case.resolution_outcome,
+            "resolution_action": case.resolution_action,
+            "resolution": case.resolution_text,
+            "hours_to_resolve": case.hours_to_resolve,
+        }
+    )
