@@ -1,0 +1,334 @@
+"""Finding the checkable statements in a text: dates, amounts, quantities, ids, personal data, links.
+
+The same extractor reads the drafts and the free-text facts (descriptions, notes), so a template that copies
+a fact's text always finds it grounded. Formats are normalised: ``2025-03-04``, ``March 4, 2025`` and
+``03/04/2025`` are one date; ``$1,200.00``, ``USD 1200`` and ``1.2K USD`` one amount; ``240 units`` and
+``240 EA`` one quantity.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+ClaimKind = Literal[
+    "placeholder",
+    "url",
+    "email",
+    "iban",
+    "card",
+    "phone",
+    "date",
+    "time",
+    "amount",
+    "percent",
+    "duration",
+    "ordinal",
+    "quantity",
+    "id",
+    "year",
+    "number",
+]
+NUMERIC_KINDS = frozenset({"amount", "percent", "duration", "quantity", "number", "year", "ordinal"})
+PII_KINDS = frozenset({"email", "iban", "card", "phone"})
+
+MONTHS = {
+    "jan": 1,
+    "january": 1,
+    "feb": 2,
+    "february": 2,
+    "mar": 3,
+    "march": 3,
+    "apr": 4,
+    "april": 4,
+    "may": 5,
+    "jun": 6,
+    "june": 6,
+    "jul": 7,
+    "july": 7,
+    "aug": 8,
+    "august": 8,
+    "sep": 9,
+    "sept": 9,
+    "september": 9,
+    "oct": 10,
+    "october": 10,
+    "nov": 11,
+    "november": 11,
+    "dec": 12,
+    "december": 12,
+}
+WEEKDAYS = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6}
+_MONTH = r"(?P<mon>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+_WEEKDAY = r"(?:(?P<wd>" + "|".join(WEEKDAYS) + r"),?\s+)?(?:the\s+)?"
+_ORD = r"(?:st|nd|rd|th)?"
+_NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_SCALE = r"(?:\s?(?P<scale>k|K|thousand|million|mio|M|bn|billion)\b)?"
+_B = r"(?<![\w.,/#:-])"  # a number starts here, not inside an id or another number
+_E = r"(?![\w/#-]|[.,]\d)"  # ... and ends here
+SCALES = {
+    "k": 1_000,
+    "thousand": 1_000,
+    "million": 1_000_000,
+    "mio": 1_000_000,
+    "m": 1_000_000,
+    "bn": 1_000_000_000,
+    "billion": 1_000_000_000,
+}
+CURRENCY_SYMBOLS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "C$": "CAD", "CA$": "CAD", "A$": "AUD"}
+
+_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+DatePart = tuple[int | None, int, int | None]
+"""(year or None, month, day or None): one reading of a written date."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checkable statement found in a text, at ``text[start:end]``."""
+
+    kind: ClaimKind
+    span: str
+    start: int
+    end: int
+    number: Decimal | None = None
+    key: str | None = None
+    """Normalised text for ids, personal data and links (lower case, separators removed)."""
+    dates: tuple[DatePart, ...] = ()
+    weekday: int | None = None
+
+
+def id_key(value: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", value.lower())
+
+
+def parse_number(text: str, scale: str | None = None) -> Decimal | None:
+    try:
+        value = Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        return None
+    if scale:
+        value *= SCALES[scale.lower()]
+    return value
+
+
+def _year(text: str | None) -> int | None:
+    if not text:
+        return None
+    year = int(text)
+    return year + 2000 if year < 100 else year
+
+
+def _valid(year: int | None, month: int, day: int | None) -> bool:
+    if not 1 <= month <= 12:
+        return False
+    if day is None:
+        return True
+    try:
+        date(year or 2024, month, day)  # 2024: a leap year, so 29 February is possible
+    except ValueError:
+        return False
+    return True
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _iban_ok(compact: str) -> bool:
+    rearranged = compact[4:] + compact[:4]
+    numeric = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(numeric) % 97 == 1
+
+
+class ClaimExtractor:
+    """Extracts claims; ``units`` and ``currencies`` come from the fact-check configuration."""
+
+    def __init__(self, units: Iterable[str], currencies: Iterable[str]) -> None:
+        unit_alt = "|".join(sorted({re.escape(u) for u in units}, key=len, reverse=True)) or "units"
+        codes = sorted({c.upper() for c in currencies} | set(CURRENCY_SYMBOLS.values()))
+        code_alt = "|".join(codes)
+        sym_alt = "|".join(re.escape(s) for s in sorted(CURRENCY_SYMBOLS, key=len, reverse=True))
+        i = re.IGNORECASE
+        self._patterns: list[tuple[ClaimKind, re.Pattern[str]]] = [
+            ("placeholder", re.compile(r"\[(?:EMAIL|PHONE|CARD|IBAN|ACCOUNT|NAME)_\d+\]")),
+            ("url", re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+", i)),
+            ("email", re.compile(r"\b[\w.%+-]+@[\w-]+(?:\.[\w-]+)+\b")),
+            ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")),
+            (
+                "date",
+                re.compile(
+                    r"(?<![\w.])(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})"
+                    r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\w/]|\.\d)"
+                ),
+            ),
+            (
+                "date",
+                re.compile(
+                    r"(?<![\w/.:-])(?P<a>\d{1,2})(?P<sep>[/.-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})(?![\w/-]|\.\d)"
+                ),
+            ),
+            (
+                "date",
+                re.compile(_WEEKDAY + _MONTH + r"\s+(?P<d>\d{1,2})" + _ORD + r"(?:,?\s+(?P<y>\d{4}))?\b", i),
+            ),
+            (
+                "date",
+                re.compile(
+                    _WEEKDAY
+                    + r"(?<![\w.,/-])(?P<d>\d{1,2})"
+                    + _ORD
+                    + r"(?:\s+of)?[\s-]+"
+                    + _MONTH
+                    + r"(?:(?:,?\s+|-)(?P<y>\d{4}|\d{2}(?!\d)))?\b",
+                    i,
+                ),
+            ),
+            ("date", re.compile(r"\b" + _MONTH + r",?\s+(?P<y>\d{4})\b", i)),
+            ("date", re.compile(r"(?<![\w/.:,-])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?![\w/]|[.,]\d)")),
+            (
+                "time",
+                re.compile(r"(?<![\w.:])\d{1,2}:\d{2}(?::\d{2})?(?:\s?(?:am|pm|a\.m\.|p\.m\.))?(?!\w)", i),
+            ),
+            ("time", re.compile(r"(?<![\w.:])\d{1,2}\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)", i)),
+            ("card", re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")),
+            ("phone", re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?![\w-])")),
+            ("phone", re.compile(r"(?<![\w(])(?:\(\d{3}\)\s?|\d{3}[-.\s])\d{3}[-.\s]\d{4}(?![\w-])")),
+            (
+                "amount",
+                re.compile(
+                    r"(?:(?P<sym>"
+                    + sym_alt
+                    + r")\s?|\b(?P<code>"
+                    + code_alt
+                    + r")\s?)"
+                    + r"(?P<n>"
+                    + _NUM
+                    + r")"
+                    + _SCALE
+                ),
+            ),
+            (
+                "amount",
+                re.compile(
+                    _B
+                    + r"(?P<n>"
+                    + _NUM
+                    + r")"
+                    + _SCALE
+                    + r"\s?(?P<code2>"
+                    + code_alt
+                    + r"|dollars?|euros?|pounds sterling)\b",
+                    i,
+                ),
+            ),
+            ("percent", re.compile(_B + r"(?P<n>" + _NUM + r")\s?(?:%|percent\b|per cent\b|pct\b)", i)),
+            (
+                "duration",
+                re.compile(
+                    _B + r"(?P<n>" + _NUM + r")[\s-]?(?:(?:business|working|calendar)\s+)?"
+                    r"(?:days?|hours?|hrs?|h|weeks?|wks?|months?|mins?|minutes?)\b",
+                    i,
+                ),
+            ),
+            ("ordinal", re.compile(_B + r"(?P<n>\d{1,2})(?:st|nd|rd|th)\b", i)),
+            (
+                "quantity",
+                re.compile(_B + r"(?P<n>" + _NUM + r")" + _SCALE + r"[\s-]?(?:" + unit_alt + r")\b", i),
+            ),
+            ("id", re.compile(r"(?<![\w#./:-])#?[A-Za-z0-9]+(?:[-/#:._][A-Za-z0-9]+)*(?!\w)")),
+            ("year", re.compile(r"(?<![\w.,/#:-])(?:19|20)\d{2}(?![\w/#-]|[.,]\d)")),
+            ("number", re.compile(_B + r"(?P<n>" + _NUM + r")" + _SCALE + _E)),
+        ]
+        self._list_marker = re.compile(r"(?m)^\s*\d{1,2}[.)]\s")
+
+    def extract(self, text: str) -> list[Claim]:
+        """All claims in ``text``, earliest first; each character belongs to at most one claim."""
+        taken = bytearray(len(text))
+        for marker in self._list_marker.finditer(text):
+            taken[marker.start() : marker.end()] = b"\x01" * (marker.end() - marker.start())
+        claims: list[Claim] = []
+        for kind, pattern in self._patterns:
+            for match in pattern.finditer(text):
+                start, end = match.span()
+                if start == end or any(taken[start:end]):
+                    continue
+                claim = self._claim(kind, match)
+                if claim is None:
+                    continue
+                claims.append(claim)
+                taken[start:end] = b"\x01" * (end - start)
+        claims.sort(key=lambda c: c.start)
+        return claims
+
+    def _claim(self, kind: ClaimKind, match: re.Match[str]) -> Claim | None:
+        span, start, end = match.group(0), match.start(), match.end()
+        groups = match.groupdict()
+        if kind == "url":
+            span = span.rstrip(".,;:!?")
+            end = start + len(span)
+            return Claim(kind, span, start, end, key=span.lower())
+        if kind in ("placeholder", "email"):
+            return Claim(kind, span, start, end, key=span.lower())
+        if kind == "iban":
+            compact = span.replace(" ", "")
+            return Claim(kind, span, start, end, key=id_key(compact)) if _iban_ok(compact) else None
+        if kind == "card":
+            digits = re.sub(r"\D", "", span)
+            return Claim(kind, span, start, end, key=digits) if _luhn(digits) else None
+        if kind == "phone":
+            digits = re.sub(r"\D", "", span)
+            return Claim(kind, span, start, end, key=digits) if 9 <= len(digits) <= 15 else None
+        if kind == "date":
+            return self._date(span, start, end, groups)
+        if kind == "time":
+            return Claim(kind, span, start, end, key=span.lower())
+        if kind == "id":
+            if not re.search(r"\d", span) or _PLAIN_NUMBER.fullmatch(span.lstrip("#")):
+                return None
+            if not re.search(r"[A-Za-z]", span) and not re.search(r"\d[-/#:._]\d", span):
+                return None
+            return Claim(kind, span, start, end, key=id_key(span))
+        number = parse_number(groups.get("n") or span, groups.get("scale"))
+        if number is None:
+            return None
+        return Claim(kind, span, start, end, number=number)
+
+    @staticmethod
+    def _date(span: str, start: int, end: int, g: dict[str, str | None]) -> Claim | None:
+        year = _year(g.get("y"))
+        readings: list[DatePart] = []
+        if g.get("mon"):
+            month = MONTHS[(g["mon"] or "").lower().rstrip(".")]
+            day = int(g.get("d") or 0) or None
+            readings.append((year, month, day))
+        elif g.get("a"):
+            a, b = int(g["a"] or 0), int(g["b"] or 0)
+            readings.extend([(year, a, b), (year, b, a)])  # US month/day and day/month readings
+        else:
+            readings.append((year, int(g["m"] or 0), int(g["d"] or 0)))
+        valid = tuple(dict.fromkeys(r for r in readings if _valid(*r)))
+        if not valid:
+            return None
+        weekday = WEEKDAYS[(g.get("wd") or "").lower()] if g.get("wd") else None
+        return Claim("date", span, start, end, dates=valid, weekday=weekday)
+
+
+def date_matches(claim: Claim, fact: date) -> bool:
+    """Whether one reading of a written date is ``fact`` (missing year or day match any)."""
+    if claim.weekday is not None and fact.weekday() != claim.weekday:
+        return False
+    return any(
+        (y is None or y == fact.year) and m == fact.month and (d is None or d == fact.day)
+        for y, m, d in claim.dates
+    )

@@ -1,0 +1,284 @@
+"""Fact-check of a draft against the case's fact sheet, before anyone sees it.
+
+Every date, amount, quantity, percentage, duration, number, id and tracking number in the draft must be one of
+the facts the audience may be told; a customer update must not carry internal-only values or wording, personal
+data, links, or text echoed from a prompt injection. Findings carry the offending span and its offsets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+
+from triage.engines.drafting.claims import NUMERIC_KINDS, PII_KINDS, Claim, date_matches
+from triage.engines.drafting.factcheck_config import FactCheckConfig
+from triage.engines.drafting.facts import Fact, FactSheet
+from triage.engines.drafting.models import Audience, Finding
+
+# Which kinds of fact can ground which kind of claim ("number" facts are untyped context values).
+_GROUNDS: dict[str, frozenset[str]] = {
+    "amount": frozenset({"amount", "number"}),
+    "quantity": frozenset({"quantity", "number"}),
+    "percent": frozenset({"percent", "number"}),
+    "duration": frozenset({"duration", "number"}),
+    "ordinal": frozenset({"ordinal", "number"}),
+    "year": frozenset({"year", "number"}),
+    "number": frozenset(NUMERIC_KINDS),
+}
+# Labels people put in front of an id: "PO#7781" is the fact "7781".
+_ID_LABELS = ("po", "so", "sku", "line", "ln", "order", "ord", "no", "pro", "trk", "tracking", "item", "case")
+_CENT = Decimal("0.01")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+CUSTOMER_MESSAGE = "event.customer_message"
+_SIGNIFICANT = 5  # letters: shorter words ("with", "the") alone never make a shared run
+KIND_NAMES = {
+    "amount": "amount",
+    "quantity": "quantity",
+    "percent": "percentage",
+    "duration": "duration",
+    "ordinal": "day",
+    "year": "year",
+    "number": "number",
+    "id": "id",
+    "time": "time",
+    "date": "date",
+}
+
+
+def _same_number(claim: Claim, fact: Fact) -> bool:
+    if claim.number is None or fact.number is None:
+        return False
+    a, b = claim.number, fact.number
+    if a == b:
+        return True
+    if claim.kind == "amount" or fact.kind == "amount":
+        return a.quantize(_CENT, ROUND_HALF_UP) == b.quantize(_CENT, ROUND_HALF_UP)
+    if claim.kind == "percent" and fact.kind == "number" and b < 1:
+        return a == b * 100
+    return False
+
+
+def _grounded(claim: Claim, facts: Iterable[Fact]) -> bool:
+    kind = claim.kind
+    for fact in facts:
+        if kind == "date":
+            if fact.kind == "date" and _dates_match(claim, fact):
+                return True
+        elif kind in _GROUNDS:
+            if fact.kind in _GROUNDS[kind] and _same_number(claim, fact):
+                return True
+            if kind in ("year", "ordinal") and fact.kind == "date" and _date_part(claim, fact):
+                return True
+            if kind == "number" and fact.kind == "id" and _number_in_id(claim, fact):
+                return True
+        elif kind == "id" or kind in PII_KINDS:
+            if fact.key is not None and fact.kind in ("id", kind) and _same_id(claim.key or "", fact.key):
+                return True
+        elif fact.kind == kind and fact.key == claim.key:
+            return True
+    return False
+
+
+def _number_in_id(claim: Claim, fact: Fact) -> bool:
+    """A bare number that is (a digit group of) an id: "10023" of "SO-10023"."""
+    if claim.number is None or fact.key is None:
+        return False
+    digits = str(claim.number)
+    return digits == fact.key.lstrip("0") or digits in re.findall(r"\d+", fact.key)
+
+
+def _same_id(claim_key: str, fact_key: str) -> bool:
+    if claim_key == fact_key:
+        return True
+    prefix = claim_key[: len(claim_key) - len(fact_key)]
+    return claim_key.endswith(fact_key) and prefix in _ID_LABELS
+
+
+def _dates_match(claim: Claim, fact: Fact) -> bool:
+    if fact.exact_date is not None:
+        return date_matches(claim, fact.exact_date)
+    return any(
+        (cy is None or fy is None or cy == fy) and cm == fm and (cd is None or fd is None or cd == fd)
+        for cy, cm, cd in claim.dates
+        for fy, fm, fd in fact.dates
+    )
+
+
+def _date_part(claim: Claim, fact: Fact) -> bool:
+    value = int(claim.number or 0)
+    if claim.kind == "year":
+        return any(y == value for y, _, _ in fact.dates)
+    return any(d == value for _, _, d in fact.dates)
+
+
+def _describe(claim: Claim) -> str:
+    return KIND_NAMES.get(claim.kind, claim.kind)
+
+
+class _Findings:
+    def __init__(self, config: FactCheckConfig, audience: Audience) -> None:
+        self.config, self.audience = config, audience
+        self.items: list[Finding] = []
+
+    def add(self, check: str, span: str, message: str, start: int | None, end: int | None) -> None:
+        conf = self.config.check(check, self.audience)
+        if conf is None:
+            return
+        if any(f.check == check and f.start == start and f.end == end for f in self.items):
+            return
+        self.items.append(Finding(check, conf.severity, span, message, start, end))
+
+
+def _words(text: str) -> list[tuple[str, int, int]]:
+    return [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text.lower())]
+
+
+def _shared_run(
+    draft: str, source: str, size: int, known: frozenset[str] = frozenset()
+) -> tuple[int, int] | None:
+    """The first run of ``size`` words the draft shares with ``source``, as draft offsets.
+
+    A run made only of short words and words in ``known`` (the audience's own facts) does not count.
+    """
+    src = [w for w, _, _ in _words(source)]
+    if len(src) < size:
+        return None
+    shingles = {tuple(src[i : i + size]) for i in range(len(src) - size + 1)}
+    words = _words(draft)
+    for i in range(len(words) - size + 1):
+        run = tuple(w for w, _, _ in words[i : i + size])
+        if run in shingles and any(len(w) >= _SIGNIFICANT and w not in known for w in run):
+            return words[i][1], words[i + size - 1][2]
+    return None
+
+
+def _phrase(draft: str, phrase: str) -> re.Match[str] | None:
+    parts = [re.escape(p) for p in phrase.split()]
+    if not parts:
+        return None
+    return re.search(r"(?<!\w)" + r"\s+".join(parts) + r"(?!\w)", draft, re.IGNORECASE)
+
+
+def check_draft(text: str, facts: FactSheet, audience: Audience, config: FactCheckConfig) -> list[Finding]:
+    """The fact-check findings of ``text`` written for ``audience``; empty when the draft is grounded."""
+    out = _Findings(config, audience)
+    allowed = facts.allowed(audience)
+    confidential = facts.confidential() if audience == "customer" else []
+    for claim in config.extractor.extract(text):
+        _check_claim(out, claim, allowed, confidential)
+    if audience == "customer":
+        _check_confidential_text(out, text, confidential, allowed, config)
+    trusted = [f.text.lower() for f in allowed if f.kind == "text" and f.text and f.name != CUSTOMER_MESSAGE]
+    _check_patterns(out, text, config, trusted)
+    _check_echo(out, text, facts.customer_message, config)
+    out.items.sort(key=lambda f: (f.start if f.start is not None else -1, f.check))
+    return out.items
+
+
+def _check_claim(out: _Findings, claim: Claim, allowed: list[Fact], confidential: list[Fact]) -> None:
+    span, start, end = claim.span, claim.start, claim.end
+    if claim.kind == "placeholder":
+        out.add(
+            "redaction_placeholder",
+            span,
+            f"redacted personal data {span} must be filled in or removed",
+            start,
+            end,
+        )
+        return
+    if _grounded(claim, allowed):
+        return
+    if claim.kind == "url":
+        out.add("unsupported_link", span, "links are not case facts", start, end)
+    elif claim.kind in PII_KINDS:
+        out.add("pii", span, f"personal data ({claim.kind}) that is not in the case facts", start, end)
+    elif confidential and _grounded(claim, confidential):
+        out.add(
+            "internal_fact_leak", span, f"{_describe(claim)} {span!r} is an internal-only fact", start, end
+        )
+    else:
+        out.add("unsupported_fact", span, f"{_describe(claim)} {span!r} is not in the case facts", start, end)
+
+
+def _check_confidential_text(
+    out: _Findings, text: str, confidential: list[Fact], visible: list[Fact], config: FactCheckConfig
+) -> None:
+    size = config.echo.confidential_words
+    known = frozenset(w for f in visible if f.kind == "text" and f.text for w, _, _ in _words(f.text))
+    for fact in confidential:
+        if fact.kind != "text" or not fact.text:
+            continue
+        if len(fact.text.split()) < size:
+            match = _phrase(text, fact.text) if len(fact.text) >= 4 else None
+            run = match.span() if match else None
+        else:
+            run = _shared_run(text, fact.text, size, known)
+        if run:
+            span = text[run[0] : run[1]]
+            out.add("internal_fact_leak", span, f"text of the internal-only fact {fact.name}", *run)
+    for pattern in config.confidential_term_res:
+        for match in pattern.finditer(text):
+            out.add("confidential_term", match.group(0), "talks about an internal-only matter", *match.span())
+
+
+def _check_patterns(out: _Findings, text: str, config: FactCheckConfig, trusted: list[str]) -> None:
+    """Wording checks; a phrase copied from a trusted fact (internal note, description) is not flagged."""
+    rules = (
+        ("injection_echo", config.injection_res, "reads like a prompt injection or its echo"),
+        ("unsupported_commitment", config.commitment_res, "a promise or approval no fact supports"),
+        ("relative_date", config.relative_date_res, "a relative date promise no fact supports"),
+    )
+    for check, patterns, message in rules:
+        for pattern in patterns:
+            for match in pattern.finditer(text):
+                phrase = match.group(0).lower()
+                if not any(phrase in fact for fact in trusted):
+                    out.add(check, match.group(0), message, *match.span())
+
+
+def _check_echo(out: _Findings, text: str, message: str | None, config: FactCheckConfig) -> None:
+    if not message:
+        return
+    injected = [m.group(0) for p in config.injection_res for m in p.finditer(message)]
+    if injected:
+        # Echoing any run of the message's words next to an injection is treated as obeying it.
+        run = _shared_run(text, message, config.echo.injection_words)
+        if run:
+            out.add(
+                "injection_echo",
+                text[run[0] : run[1]],
+                "repeats text of a customer message that carries a prompt injection",
+                *run,
+            )
+    chars = _shared_chars(text, message, config.echo.message_chars)
+    if chars:
+        out.add("message_echo", text[chars[0] : chars[1]], "copies the customer's message verbatim", *chars)
+
+
+def _collapsed(text: str) -> tuple[str, list[int]]:
+    """``text`` lower-cased, whitespace runs as one space; and each kept character's offset in ``text``."""
+    chars: list[str] = []
+    offsets: list[int] = []
+    for index, char in enumerate(text):
+        if char.isspace():
+            if chars and chars[-1] == " ":
+                continue
+            char = " "
+        lowered = char.lower()
+        chars.append(lowered if len(lowered) == 1 else char)
+        offsets.append(index)
+    return "".join(chars), offsets
+
+
+def _shared_chars(draft: str, source: str, size: int) -> tuple[int, int] | None:
+    """The first run of ``size`` characters (any script) shared with ``source``, as draft offsets."""
+    src, _ = _collapsed(source)
+    if len(src) < size:
+        return None
+    windows = {src[i : i + size] for i in range(len(src) - size + 1)}
+    text, offsets = _collapsed(draft)
+    for i in range(len(text) - size + 1):
+        if text[i : i + size] in windows:
+            return offsets[i], offsets[i + size - 1] + 1
+    return None
