@@ -82,7 +82,7 @@ def run_audit_export(args: argparse.Namespace) -> int:
         ) as handle:
             for chunk in service.export(fmt):
                 handle.write(chunk)
-                count += 1
+                count += chunk.count("\n")
     except TriageError as exc:
         print(f"audit log could not be exported: {exc.detail}", file=sys.stderr)
         return EXIT_UNAVAILABLE

@@ -343,7 +343,8 @@ class AuditService:
         return anchor
 
     def export(self, fmt: ExportFormat = "jsonl", filters: AuditFilters | None = None) -> Iterator[str]:
-        """The log as JSONL (one canonical record per line, re-verifiable) or CSV, streamed page by page."""
+        """The log as JSONL (one canonical record per line, re-verifiable) or CSV, streamed page by page:
+        each item yielded is a chunk of whole lines."""
         if fmt not in ("jsonl", "csv"):
             raise InvalidInput(f"unknown export format {fmt!r}: use jsonl or csv")
         return self._export(fmt, filters or AuditFilters())
@@ -359,12 +360,15 @@ class AuditService:
                     _row_dict(row)
                     for row in self.repository.page(session, filters, after=after, limit=MAX_PAGE)
                 ]
+            lines: list[str] = []
             for record in rows:
                 record["at"] = format_time(record["at"])
                 if fmt == "jsonl":
-                    yield canonical_json(record) + "\n"
+                    lines.append(canonical_json(record) + "\n")
                 else:
-                    yield _csv_line([_csv_cell(record[name]) for name in EXPORT_FIELDS])
+                    lines.append(_csv_line([_csv_cell(record[name]) for name in EXPORT_FIELDS]))
+            if lines:
+                yield "".join(lines)
             if len(rows) < MAX_PAGE:
                 return
             after = rows[-1]["seq"]

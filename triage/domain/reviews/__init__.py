@@ -1,0 +1,1 @@
+"""Human review of gated items: the queue, decisions with optimistic concurrency, SLA escalation."""

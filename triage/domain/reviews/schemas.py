@@ -1,0 +1,96 @@
+"""Schemas of the review domain: the queue, a decision request and what a decision produced."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Decision = Literal["approve", "reject", "edit_and_approve"]
+
+
+class DecisionCreate(BaseModel):
+    """Body of ``POST /v1/cases/{case_id}/decisions``: one decision on one item, at the version the
+    reviewer saw (a stale version is a conflict, so two reviewers cannot both decide one item)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    item_id: str = Field(min_length=1, max_length=64)
+    expected_version: int = Field(ge=1, description="The item version shown in the queue or the case.")
+    decision: Decision
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Required to reject and to override the label."
+    )
+    edited_text: str | None = Field(
+        default=None, min_length=1, max_length=8000, description="Required for edit_and_approve (drafts)."
+    )
+    label: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="The reviewer's label when it differs from the model's (an override needs a reason).",
+    )
+
+    @model_validator(mode="after")
+    def _edit_has_text(self) -> DecisionCreate:
+        if self.decision == "edit_and_approve" and self.edited_text is None:
+            raise ValueError("edit_and_approve needs edited_text")
+        if self.decision != "edit_and_approve" and self.edited_text is not None:
+            raise ValueError("edited_text is only accepted with edit_and_approve")
+        return self
+
+
+class ReviewItemRead(BaseModel):
+    """One item waiting for a human, with what the reviewer needs to decide it."""
+
+    case_id: str
+    item_id: str
+    version: int
+    kind: str
+    key: str
+    action: str | None
+    text: str | None
+    edited_text: str | None
+    edited_by: str | None
+    generator: str | None
+    risk: str
+    status: str
+    requires_role: str | None
+    requires_team: str | None
+    four_eyes: bool
+    awaiting_second_approval: bool
+    findings: list[dict[str, Any]]
+    reasons: list[dict[str, Any]]
+    label: str
+    confidence: float
+    severity: str
+    team: str
+    order_id: str
+    customer_id: str
+    review_due_at: datetime | None
+    overdue: bool
+    escalated_at: datetime | None
+    escalated_to: str | None
+
+
+class ReviewQueueRead(BaseModel):
+    items: list[ReviewItemRead]
+    next_cursor: str | None
+
+
+class DecisionRead(BaseModel):
+    """The outcome of a decision: the item's new status and version."""
+
+    case_id: str
+    item_id: str
+    decision: Decision
+    status: str
+    version: int
+    awaiting_second_approval: bool
+    reason: str | None
+    label_override: str | None
+    decided_by: str
+    decided_at: datetime
+    case_status: str

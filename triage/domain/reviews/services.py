@@ -1,0 +1,396 @@
+"""``ReviewService``: the review queue, decisions on items, and escalation of items past their SLA.
+
+A decision is checked against the policy in force at decision time (role, team, monetary limit, four-eyes),
+applied with a conditional UPDATE on the version the reviewer saw, and audited in the same transaction.
+A refused decision changes nothing but is still audited, in a transaction of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from triage.core.actors import Actor, Role
+from triage.core.errors import Conflict, InvalidInput, NotFound, PolicyViolation, TriageError
+from triage.db.engine import read_snapshot, unit_of_work
+from triage.db.tables import CaseRow, DecisionRow, ItemRow
+from triage.domain.audit.schemas import AuditEntryCreate
+from triage.domain.audit.services import AuditService
+from triage.domain.auth.policy import visible_teams
+from triage.domain.cases.schemas import ItemStatus
+from triage.domain.reviews.schemas import DecisionCreate, DecisionRead, ReviewItemRead, ReviewQueueRead
+from triage.engines.policy import Policy, approval_requirement, draft_approval_requirement, may_approve
+
+log = logging.getLogger(__name__)
+
+PENDING = ItemStatus.PENDING_REVIEW.value
+REVIEWED_STATUS = "reviewed"
+MAX_PAGE = 200
+DECISION_ACTIONS = {"approve": "item.approved", "reject": "item.rejected", "edit_and_approve": "item.edited"}
+
+
+class PolicySource(Protocol):
+    @property
+    def current(self) -> Policy: ...
+
+
+@dataclass(frozen=True)
+class Requirement:
+    role: str
+    team: str | None
+    four_eyes: bool
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReviewService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        audit: AuditService,
+        policies: PolicySource,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.sessions = sessions
+        self.audit = audit
+        self.policies = policies
+        self.clock = clock
+
+    def queue(self, actor: Actor, limit: int = 50, cursor: str | None = None) -> ReviewQueueRead:
+        """Pending items ``actor`` may decide (admin: all, read-only), most urgent SLA first."""
+        limit = max(1, min(limit, MAX_PAGE))
+        offset = _parse_offset(cursor)
+        statement = self._visible(
+            select(ItemRow, CaseRow).join(CaseRow, CaseRow.case_id == ItemRow.case_id), actor
+        )
+        statement = (
+            statement.where(ItemRow.status == PENDING)
+            .order_by(ItemRow.review_due_at.is_(None), ItemRow.review_due_at, ItemRow.item_id)
+            .offset(offset)
+            .limit(limit + 1)
+        )
+        now = self.clock()
+        with read_snapshot(self.sessions) as session:
+            rows = session.execute(statement).all()
+            items = [_item_read(item, case, now) for item, case in rows[:limit]]
+        return ReviewQueueRead(items=items, next_cursor=str(offset + limit) if len(rows) > limit else None)
+
+    @staticmethod
+    def _visible(statement: Select[ItemRow, CaseRow], actor: Actor) -> Select[ItemRow, CaseRow]:
+        teams = visible_teams(actor)
+        if teams is not None:
+            statement = statement.where(
+                CaseRow.team.in_(teams),
+                or_(ItemRow.requires_team.is_(None), ItemRow.requires_team.in_(teams)),
+            )
+        if actor.role is Role.ADMIN:
+            return statement
+        role = actor.role_name
+        may_decide = [ItemRow.requires_role == role, ItemRow.escalated_to == role]
+        if actor.role is Role.SUPERVISOR:
+            may_decide.append(ItemRow.requires_role == Role.AGENT.value)
+        statement = statement.where(or_(*may_decide))
+        if teams is None:
+            statement = statement.where(
+                or_(ItemRow.requires_team.is_(None), ItemRow.requires_team.in_(actor.teams))
+            )
+        return statement
+
+    def decide(self, case_id: str, body: DecisionCreate, actor: Actor) -> DecisionRead:
+        """Approve, reject or edit-and-approve one item. ``Conflict`` when the item was decided or changed
+        since ``expected_version``; ``PolicyViolation`` when ``actor`` may not decide it; both audited."""
+        with read_snapshot(self.sessions) as session:
+            if session.get(CaseRow, case_id) is None:
+                raise NotFound(f"no case {case_id!r}")
+        try:
+            with unit_of_work(self.sessions) as session:
+                return self._decide(session, case_id, body, actor)
+        except TriageError as exc:
+            if exc.status_code == 503:
+                raise
+            self._audit_refusal(case_id, body, actor, exc)
+            raise
+
+    def _decide(self, session: Session, case_id: str, body: DecisionCreate, actor: Actor) -> DecisionRead:
+        case = session.execute(
+            select(CaseRow).where(CaseRow.case_id == case_id).with_for_update()
+        ).scalar_one()
+        item = session.execute(
+            select(ItemRow).where(ItemRow.item_id == body.item_id).with_for_update()
+        ).scalar_one_or_none()
+        if item is None or item.case_id != case_id:
+            raise NotFound(f"case {case_id!r} has no item {body.item_id!r}")
+        if item.status != PENDING:
+            raise Conflict(f"item {item.item_id!r} was already decided ({item.status})")
+        if item.version != body.expected_version:
+            raise Conflict(
+                f"item {item.item_id!r} changed: version {item.version}, not {body.expected_version}"
+            )
+        label_override = body.label if body.label is not None and body.label != case.label else None
+        if (body.decision == "reject" or label_override) and not body.reason:
+            raise InvalidInput("a reason is required to reject an item or to override the label")
+        if body.decision == "edit_and_approve" and item.kind != "draft":
+            raise InvalidInput("only drafts can be edited; approve or reject a recommendation")
+        policy = self.policies.current
+        requirement = self._requirement(policy, case, item)
+        self._authorize(actor, item, requirement)
+        if body.decision == "approve" and requirement.four_eyes and item.edited_by == actor.subject:
+            raise PolicyViolation("four-eyes: the approver must be someone other than the editor")
+
+        now = self.clock()
+        awaiting_second = body.decision == "edit_and_approve" and requirement.four_eyes
+        before = {"status": item.status, "text": _current_text(item), "version": item.version}
+        values: dict[str, Any] = {"version": ItemRow.version + 1}
+        if body.decision == "reject":
+            values |= {"status": ItemStatus.REJECTED.value, "decided_by": actor.subject, "decided_at": now}
+        elif body.decision == "approve":
+            status = ItemStatus.EDITED if item.edited_text is not None else ItemStatus.APPROVED
+            values |= {"status": status.value, "decided_by": actor.subject, "decided_at": now}
+        else:
+            values |= {"edited_text": body.edited_text, "edited_by": actor.subject}
+            if not awaiting_second:
+                values |= {"status": ItemStatus.EDITED.value, "decided_by": actor.subject, "decided_at": now}
+        result = session.execute(
+            update(ItemRow)
+            .where(
+                ItemRow.item_id == item.item_id,
+                ItemRow.version == body.expected_version,
+                ItemRow.status == PENDING,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict(f"item {item.item_id!r} was decided concurrently")
+        session.refresh(item)
+        session.add(
+            DecisionRow(
+                item_id=item.item_id,
+                case_id=case_id,
+                actor_subject=actor.subject,
+                actor_role=actor.role_name,
+                decision=body.decision,
+                reason=body.reason,
+                label_override=label_override,
+                before_text=before["text"],
+                after_text=_current_text(item),
+                created_at=now,
+            )
+        )
+        self._update_case_status(session, case)
+        versions = case.response.get("versions") or {}
+        action = DECISION_ACTIONS[body.decision]
+        if body.decision == "edit_and_approve" and not awaiting_second:
+            action = "item.edited_and_approved"
+        self.audit.append(
+            session,
+            [
+                AuditEntryCreate(
+                    action=action,
+                    actor=actor,
+                    case_id=case_id,
+                    item_id=item.item_id,
+                    order_id=case.order_id,
+                    outcome="awaiting_second_approval" if awaiting_second else item.status,
+                    reason=body.reason,
+                    before=before,
+                    after={"status": item.status, "text": _current_text(item), "version": item.version},
+                    model_version=versions.get("model"),
+                    prompt_version=versions.get("prompts"),
+                    policy_version=policy.version_hash,
+                    confidence=case.confidence,
+                    details={
+                        "decision": body.decision,
+                        "label": case.label,
+                        "label_override": label_override,
+                        "required_role": requirement.role,
+                        "required_team": requirement.team,
+                        "four_eyes": requirement.four_eyes,
+                        "edited_by": item.edited_by,
+                        "order_value": case.order_value,
+                    },
+                )
+            ],
+        )
+        return DecisionRead(
+            case_id=case_id,
+            item_id=item.item_id,
+            decision=body.decision,
+            status=item.status,
+            version=item.version,
+            awaiting_second_approval=awaiting_second,
+            reason=body.reason,
+            label_override=label_override,
+            decided_by=actor.subject,
+            decided_at=now,
+            case_status=case.status,
+        )
+
+    @staticmethod
+    def _requirement(policy: Policy, case: CaseRow, item: ItemRow) -> Requirement:
+        """Who must approve, under the policy in force now (limits depend on the order value)."""
+        if item.kind == "draft":
+            role, four_eyes = draft_approval_requirement(policy, case.label, item.key.removeprefix("draft:"))
+            return Requirement(role=role, team=item.requires_team, four_eyes=four_eyes or item.four_eyes)
+        currency = (case.event.get("order") or {}).get("currency")
+        role, team = approval_requirement(
+            policy, case.label, item.action or item.key, Decimal(case.order_value), currency
+        )
+        return Requirement(role=role, team=team, four_eyes=item.four_eyes)
+
+    @staticmethod
+    def _authorize(actor: Actor, item: ItemRow, requirement: Requirement) -> None:
+        role, teams = actor.role_name, actor.teams
+        allowed = may_approve(role, teams, requirement.role, requirement.team) or (
+            item.escalated_to is not None and may_approve(role, teams, item.escalated_to, requirement.team)
+        )
+        if not allowed:
+            team = f" of team {requirement.team}" if requirement.team else ""
+            raise PolicyViolation(
+                f"item {item.item_id!r} needs approval by {requirement.role}{team}; {actor.subject} is {role}"
+            )
+
+    @staticmethod
+    def _update_case_status(session: Session, case: CaseRow) -> None:
+        session.flush()
+        pending = session.execute(
+            select(func.count()).where(ItemRow.case_id == case.case_id, ItemRow.status == PENDING)
+        ).scalar_one()
+        if pending == 0 and case.resolution_outcome is None:
+            case.status = REVIEWED_STATUS
+        case.version += 1
+
+    def _audit_refusal(self, case_id: str, body: DecisionCreate, actor: Actor, exc: TriageError) -> None:
+        try:
+            self.audit.append_now(
+                [
+                    AuditEntryCreate(
+                        action="item.decision_refused",
+                        actor=actor,
+                        case_id=case_id,
+                        item_id=body.item_id,
+                        outcome=type(exc).__name__,
+                        reason=exc.detail,
+                        details={
+                            "decision": body.decision,
+                            "expected_version": body.expected_version,
+                            "label": body.label,
+                            "status_code": exc.status_code,
+                        },
+                    )
+                ]
+            )
+        except TriageError as audit_error:
+            log.error("could not audit a refused decision on %s/%s: %s", case_id, body.item_id, audit_error)
+
+    def escalate_overdue(self, now: datetime | None = None) -> int:
+        """Escalate pending items past their SLA to their case's escalation role, once each, even with
+        several workers racing: only the UPDATE that flips ``escalated_at`` from NULL wins a row."""
+        now = now or self.clock()
+        escalation_role = (
+            select(CaseRow.escalation_role).where(CaseRow.case_id == ItemRow.case_id).scalar_subquery()
+        )
+        with unit_of_work(self.sessions) as session:
+            won = session.execute(
+                update(ItemRow)
+                .where(
+                    and_(
+                        ItemRow.status == PENDING,
+                        ItemRow.escalated_at.is_(None),
+                        ItemRow.review_due_at.is_not(None),
+                        ItemRow.review_due_at < now,
+                    )
+                )
+                .values(escalated_at=now, escalated_to=escalation_role)
+                .returning(ItemRow.item_id, ItemRow.case_id, ItemRow.escalated_to, ItemRow.review_due_at)
+                .execution_options(synchronize_session=False)
+            ).all()
+            if not won:
+                return 0
+            case_ids = sorted({row.case_id for row in won})
+            session.execute(
+                update(CaseRow)
+                .where(CaseRow.case_id.in_(case_ids), CaseRow.escalated_at.is_(None))
+                .values(escalated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            orders = dict(
+                session.execute(
+                    select(CaseRow.case_id, CaseRow.order_id).where(CaseRow.case_id.in_(case_ids))
+                ).all()
+            )
+            self.audit.append(
+                session,
+                [
+                    AuditEntryCreate(
+                        action="item.escalated",
+                        actor=Actor.system(),
+                        case_id=row.case_id,
+                        item_id=row.item_id,
+                        order_id=orders.get(row.case_id),
+                        outcome="escalated",
+                        reason="review SLA passed",
+                        details={
+                            "escalated_to": row.escalated_to,
+                            "review_due_at": row.review_due_at.isoformat() if row.review_due_at else None,
+                        },
+                    )
+                    for row in sorted(won, key=lambda r: (r.case_id, r.item_id))
+                ],
+            )
+            return len(won)
+
+
+def _current_text(item: ItemRow) -> str | None:
+    return item.edited_text if item.edited_text is not None else item.original_text
+
+
+def _parse_offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if not cursor.isdigit():
+        raise InvalidInput("cursor must be the value returned as next_cursor")
+    return int(cursor)
+
+
+def _item_read(item: ItemRow, case: CaseRow, now: datetime) -> ReviewItemRead:
+    return ReviewItemRead(
+        case_id=case.case_id,
+        item_id=item.item_id,
+        version=item.version,
+        kind=item.kind,
+        key=item.key,
+        action=item.action,
+        text=item.original_text,
+        edited_text=item.edited_text,
+        edited_by=item.edited_by,
+        generator=item.generator,
+        risk=item.risk,
+        status=item.status,
+        requires_role=item.requires_role,
+        requires_team=item.requires_team,
+        four_eyes=item.four_eyes,
+        awaiting_second_approval=item.edited_by is not None and item.status == PENDING,
+        findings=list(item.findings),
+        reasons=list(item.reasons),
+        label=case.label,
+        confidence=case.confidence,
+        severity=case.severity,
+        team=case.team,
+        order_id=case.order_id,
+        customer_id=case.customer_id,
+        review_due_at=item.review_due_at,
+        overdue=item.review_due_at is not None and item.review_due_at < now,
+        escalated_at=item.escalated_at,
+        escalated_to=item.escalated_to,
+    )
