@@ -1,0 +1,113 @@
+"""The review and audit controllers over HTTP: a minimal app with the real services and a fixed caller."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.testing import TestClient
+from litestar.types import ASGIApp, Receive, Scope, Send
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.factories import make_record
+from triage.core.actors import Actor, Role
+from triage.domain.audit.controllers import AuditController
+from triage.domain.audit.services import AuditService, verify_export
+from triage.domain.cases.services import CaseService
+from triage.domain.reviews.controllers import ReviewController
+from triage.domain.reviews.services import ReviewService
+from triage.engines.policy import PolicyStore
+
+ROOT = Path(__file__).resolve().parents[2]
+CALLER: dict[str, Actor] = {}
+
+
+def as_caller(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["user"] = CALLER["actor"]
+        await app(scope, receive, send)
+
+    return middleware
+
+
+@pytest.fixture
+def client(sessions: sessionmaker[Session], audit_service: AuditService) -> Iterator[TestClient[Litestar]]:
+    policies = PolicyStore(
+        ROOT / "guardrails" / "policy.yaml", taxonomy_file=ROOT / "guardrails" / "taxonomy.yaml"
+    )
+    reviews = ReviewService(sessions, audit_service, policies)
+    app = Litestar(
+        route_handlers=[ReviewController, AuditController],
+        dependencies={
+            "review_service": Provide(lambda: reviews, sync_to_thread=False),
+            "audit_service": Provide(lambda: audit_service, sync_to_thread=False),
+        },
+        middleware=[as_caller],
+    )
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def call_as(actor: Actor) -> None:
+    CALLER["actor"] = actor
+
+
+def test_a_triage_and_an_approval_tell_the_whole_story(
+    client: TestClient[Litestar], case_service: CaseService, audit_service: AuditService
+) -> None:
+    record = make_record()
+    case_service.create(record)
+    case_id = record.case.case_id
+    call_as(Actor(subject="alice", role=Role.AGENT, teams=("fulfilment",)))
+
+    queue = client.get("/v1/reviews").json()["items"]
+    target = next(i for i in queue if i["kind"] == "recommendation")
+    decided = client.post(
+        f"/v1/cases/{case_id}/decisions",
+        json={"item_id": target["item_id"], "expected_version": target["version"], "decision": "approve"},
+    )
+    stale = client.post(
+        f"/v1/cases/{case_id}/decisions",
+        json={"item_id": target["item_id"], "expected_version": 1, "decision": "approve", "extra": 1},
+    )
+    call_as(Actor(subject="carla", role=Role.COMPLIANCE))
+    story = client.get("/v1/audit", params={"case_id": case_id}).json()
+    verify = client.get("/v1/audit/verify").json()
+    export = client.get("/v1/audit/export", params={"format": "jsonl"})
+    csv_export = client.get("/v1/audit/export", params={"format": "csv"})
+
+    assert decided.status_code == 201, decided.text
+    assert decided.json()["status"] == "approved"
+    assert stale.status_code == 400  # unknown field refused before the service sees it
+    actions = [r["action"] for r in story["items"]]
+    assert actions[:5] == ["case.received", "case.classified", "case.retrieved", "case.drafted", "case.gated"]
+    assert actions[-1] == "item.approved"
+    approved = story["items"][-1]
+    assert approved["actor_subject"] == "alice" and approved["policy_version"]
+    classified = story["items"][1]
+    assert classified["model_version"] == "model-abc" and classified["threshold"] == 0.8
+    assert verify["ok"] is True
+    assert export.headers["content-type"].startswith("application/x-ndjson")
+    assert verify_export(export.text.splitlines(), audit_service.signer).ok
+    assert csv_export.text.splitlines()[0].startswith("seq,at,actor_subject")
+    assert len(csv_export.text.splitlines()) == len(export.text.splitlines()) + 1
+
+
+def test_audit_query_pages_by_sequence(client: TestClient[Litestar], case_service: CaseService) -> None:
+    case_service.create(make_record())
+    call_as(Actor(subject="carla", role=Role.COMPLIANCE))
+
+    first = client.get("/v1/audit", params={"limit": 3}).json()
+    second = client.get("/v1/audit", params={"limit": 3, "cursor": first["next_cursor"]}).json()
+    bad = client.get("/v1/audit/export", params={"format": "xml"})
+
+    seqs: list[Any] = [r["seq"] for r in first["items"] + second["items"]]
+    assert seqs == [1, 2, 3, 4, 5, 6]
+    assert bad.status_code == 400
+    assert json.loads(client.get("/v1/audit", params={"action": "nothing.here"}).text)["items"] == []
