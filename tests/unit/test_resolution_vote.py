@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import pytest
 
 from triage.engines.retrieval import Neighbour, predict_resolution
 
-THRESHOLDS = {"min_score": 0.5, "min_agreement": 0.6, "min_support": 2}
+
+class Thresholds(TypedDict):
+    min_score: float
+    min_agreement: float
+    min_support: int
+
+
+THRESHOLDS: Thresholds = {"min_score": 0.5, "min_agreement": 0.6, "min_support": 2}
 
 
 def neighbour(score: float, action: str | None, case_id: str = "c") -> Neighbour:
@@ -38,8 +47,12 @@ def test_weighted_majority_wins_with_support_and_confidence() -> None:
 def test_weight_beats_head_count() -> None:
     # two weak votes for "backorder" (0.55 + 0.55 = 1.1) lose to two strong ones (0.95 + 0.9 = 1.85)
     vote = predict_resolution(
-        [neighbour(0.95, "transfer"), neighbour(0.9, "transfer"), neighbour(0.55, "backorder")]
-        + [neighbour(0.55, "backorder")],
+        [
+            neighbour(0.95, "transfer"),
+            neighbour(0.9, "transfer"),
+            neighbour(0.55, "backorder"),
+            neighbour(0.55, "backorder"),
+        ],
         min_score=0.5,
         min_agreement=0.5,
         min_support=2,
@@ -66,7 +79,8 @@ def test_absent_when_too_far() -> None:
 
 def test_absent_when_neighbours_disagree() -> None:
     vote = predict_resolution(
-        [neighbour(0.9, "transfer"), neighbour(0.88, "backorder"), neighbour(0.86, "substitute")], **THRESHOLDS
+        [neighbour(0.9, "transfer"), neighbour(0.88, "backorder"), neighbour(0.86, "substitute")],
+        **THRESHOLDS,
     )
     assert vote.action is None
     assert vote.reason is not None and "disagree" in vote.reason

@@ -1,0 +1,263 @@
+"""The case store against real embedded Qdrant (and the matrix store) with the real MiniLM embedder."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from triage.config import Settings
+from triage.core.errors import ConfigurationError, UpstreamUnavailable
+from triage.engines.datasets import load_labelled
+from triage.engines.embedder import SentenceTransformerEmbedder
+from triage.engines.retrieval import (
+    CaseFilters,
+    CaseStore,
+    HistoricalCase,
+    index_cases,
+    open_case_store,
+)
+
+BACKENDS = ["qdrant", "matrix"]
+
+
+def history_line(
+    i: int, description: str, label: str, action: str, *, customer: str, site: str
+) -> dict[str, Any]:
+    return {
+        "event": {
+            "event_id": f"evt-{i:04d}",
+            "source_system": "wms",
+            "occurred_at": "2026-03-01T08:00:00Z",
+            "order": {
+                "order_id": f"SO-{i}",
+                "customer_id": customer,
+                "site": site,
+                "order_value": "1200.00",
+                "order_date": "2026-03-01",
+                "lines": [{"line_id": "1", "sku": "SKU-1", "quantity_ordered": "5"}],
+            },
+            "description": description,
+        },
+        "label": label,
+        "resolution_action": action,
+        "resolution": f"{action} done for case {i}",
+        "outcome": "resolved",
+        "hours_to_resolve": 4 + i,
+        "resolved_at": "2026-03-02T10:00:00Z",
+    }
+
+
+HISTORY = [
+    (
+        "Cycle count adjustment left SKU short, allocation failed at DC",
+        "inventory_shortage",
+        "transfer_stock",
+    ),
+    ("Stock on hand below ordered quantity after cycle count", "inventory_shortage", "transfer_stock"),
+    ("Customer exceeded credit limit, order placed on credit hold", "credit_hold", "release_credit"),
+    ("Credit check failed: outstanding invoices past due", "credit_hold", "release_credit"),
+    ("Carrier missed pickup window, shipment delayed two days", "shipment_delay", "rebook_carrier"),
+    ("Invoice price differs from contract price on line 1", "pricing_discrepancy", "correct_price"),
+]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="module")
+def history_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("history") / "history.jsonl"
+    lines = [
+        history_line(i, text, label, action, customer=f"C{i % 2}", site=f"DC{i % 3}")
+        for i, (text, label, action) in enumerate(HISTORY)
+    ]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def cases(history_file: Path) -> list[HistoricalCase]:
+    return [HistoricalCase.from_labelled(row, i) for i, row in enumerate(load_labelled(history_file))]
+
+
+def settings_for(home: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"qdrant_url": None, "qdrant_api_key": None} | overrides
+    return Settings(home=home, **values)
+
+
+@pytest.fixture(params=BACKENDS)
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> Iterator[CaseStore]:
+    opened = open_case_store(
+        settings_for(tmp_path),
+        embedding_model_id=embedder.model_id,
+        dimension=embedder.dimension,
+        backend=request.param,
+    )
+    yield opened
+    opened.close()
+
+
+def test_history_line_becomes_a_case_with_its_payload(cases: list[HistoricalCase]) -> None:
+    first = cases[0]
+    assert first.case_id == "evt-0000"
+    assert first.text.startswith("WMS: ")
+    assert (first.customer_id, first.site, first.source_system) == ("C0", "DC0", "wms")
+    assert first.resolution_action == "transfer_stock" and first.hours_to_resolve == 4.0
+    assert first.resolved_at is not None and first.resolved_at.tzinfo is not None
+
+
+def test_plain_rows_get_stable_distinct_ids(tmp_path: Path) -> None:
+    path = tmp_path / "plain.csv"
+    path.write_text("text,label\nsame text,a\nsame text,a\n", encoding="utf-8")
+    once = [HistoricalCase.from_labelled(row, i) for i, row in enumerate(load_labelled(path))]
+    twice = [HistoricalCase.from_labelled(row, i) for i, row in enumerate(load_labelled(path))]
+    assert [c.case_id for c in once] == [c.case_id for c in twice]
+    assert once[0].case_id != once[1].case_id
+    assert once[0].resolution_action is None and once[0].customer_id is None
+
+
+def test_reindex_is_idempotent_and_resumable(
+    store: CaseStore, embedder: SentenceTransformerEmbedder, cases: list[HistoricalCase]
+) -> None:
+    first = index_cases(store, embedder, cases[:3], batch_size=2, progress=False)
+    assert (first.count, first.skipped) == (3, 0)
+    resumed = index_cases(store, embedder, cases, batch_size=2, progress=False)
+    assert (resumed.count, resumed.skipped) == (3, 3)
+    forced = index_cases(store, embedder, cases, progress=False, resume=False)
+    assert forced.count == len(cases)
+    assert store.count() == len(cases)
+
+
+def test_nearest_case_and_filters(
+    store: CaseStore, embedder: SentenceTransformerEmbedder, cases: list[HistoricalCase]
+) -> None:
+    index_cases(store, embedder, cases, progress=False)
+    query = embedder.embed(["WMS: cycle count shortage, cannot allocate the order line"])[0]
+    hits = store.search(query, k=3)
+    assert hits[0].label == "inventory_shortage"
+    assert hits[0].resolution_action == "transfer_stock" and hits[0].resolution
+    assert hits[0].score >= hits[1].score >= hits[2].score
+    assert 0.0 < hits[0].score <= 1.0 + 1e-5
+
+    by_customer = store.search(query, k=10, filters=CaseFilters(customer_id="C1"))
+    assert {n.case_id for n in by_customer} == {c.case_id for c in cases if c.customer_id == "C1"}
+    by_site_and_label = store.search(query, k=10, filters=CaseFilters(site="DC0", label="inventory_shortage"))
+    assert [n.case_id for n in by_site_and_label] == ["evt-0000"]
+    assert store.search(query, k=5, filters=CaseFilters(customer_id="nobody")) == []
+
+
+def test_model_mismatch_is_refused(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
+    for backend in BACKENDS:
+        settings = settings_for(tmp_path / backend)
+        open_case_store(settings, embedding_model_id="model-a", dimension=8, backend=backend).close()
+        with pytest.raises(ConfigurationError, match="model-a") as refused:
+            open_case_store(settings, embedding_model_id="model-b", dimension=8, backend=backend)
+        assert "Re-index" in refused.value.detail
+        # the refusal released the folder: the right model still opens it
+        open_case_store(settings, embedding_model_id="model-a", dimension=8, backend=backend).close()
+
+
+def test_dimension_mismatch_is_refused(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    open_case_store(settings, embedding_model_id="model-a", dimension=8).close()
+    with pytest.raises(ConfigurationError, match="8-d"):
+        open_case_store(settings, embedding_model_id="model-a", dimension=16)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_second_process_on_one_folder_is_refused(tmp_path: Path, backend: str) -> None:
+    settings = settings_for(tmp_path)
+    held = open_case_store(settings, embedding_model_id="m", dimension=4, backend=backend)
+    try:
+        script = textwrap.dedent(
+            f"""
+            import sys
+            from pathlib import Path
+            from triage.config import Settings
+            from triage.core.errors import ConfigurationError
+            from triage.engines.retrieval import open_case_store
+            try:
+                open_case_store(Settings(home=Path({str(tmp_path)!r}), qdrant_url=None),
+                                embedding_model_id="m", dimension=4, backend={backend!r})
+            except ConfigurationError as exc:
+                print(exc.detail)
+                sys.exit(3)
+            """
+        )
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    finally:
+        held.close()
+    assert done.returncode == 3, done.stderr
+    assert "in use" in done.stdout and "Only one process" in done.stdout
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_closed_store_raises_upstream_unavailable_quickly(tmp_path: Path, backend: str) -> None:
+    store = open_case_store(settings_for(tmp_path), embedding_model_id="m", dimension=4, backend=backend)
+    store.close()
+    started = time.perf_counter()
+    with pytest.raises(UpstreamUnavailable, match="closed"):
+        store.search(np.full(4, 0.5, dtype=np.float32), k=3)
+    assert time.perf_counter() - started < 0.5
+    assert store.health().ok is False
+
+
+def _dead_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_dead_server_gives_upstream_unavailable_within_the_timeout(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, qdrant_url=f"http://127.0.0.1:{_dead_port()}", qdrant_timeout_s=1.0)
+    started = time.perf_counter()
+    store = open_case_store(settings, embedding_model_id="m", dimension=4)
+    try:
+        with pytest.raises(UpstreamUnavailable, match="server"):
+            store.search(np.full(4, 0.5, dtype=np.float32), k=3)
+        health = store.health()
+    finally:
+        store.close()
+    assert time.perf_counter() - started < 3 * settings.qdrant_timeout_s
+    assert health.ok is False and health.mode == "server"
+
+
+def test_matrix_store_survives_reopen_and_a_torn_write(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, cases: list[HistoricalCase]
+) -> None:
+    settings = settings_for(tmp_path)
+
+    def open_store() -> CaseStore:
+        return open_case_store(
+            settings, embedding_model_id=embedder.model_id, dimension=embedder.dimension, backend="matrix"
+        )
+
+    store = open_store()
+    index_cases(store, embedder, cases, progress=False)
+    index_cases(store, embedder, cases[:2], progress=False, resume=False)  # overwrites: log holds duplicates
+    store.close()
+    folder = tmp_path / "matrix" / settings.qdrant_collection
+    with (folder / "payloads.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write('{"case_id": "torn"')  # a crash mid-line
+    store = open_store()
+    try:
+        assert store.count() == len(cases)
+        query = embedder.embed([cases[2].text])[0]
+        assert store.search(query, k=1)[0].case_id == cases[2].case_id
+    finally:
+        store.close()
+    assert (folder / "payloads.jsonl").read_text(encoding="utf-8").count("\n") == len(cases)
