@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Literal
 
 ClaimKind = Literal[
@@ -34,6 +35,7 @@ ClaimKind = Literal[
     "number",
 ]
 NUMERIC_KINDS = frozenset({"amount", "percent", "duration", "quantity", "number", "year", "ordinal"})
+_DIGITLESS = frozenset({"url", "email"})  # every other claim has a digit in it
 PII_KINDS = frozenset({"email", "iban", "card", "phone"})
 
 MONTHS = {
@@ -64,7 +66,7 @@ MONTHS = {
 }
 WEEKDAYS = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6}
 _MONTH = r"(?P<mon>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
-_WEEKDAY = r"(?:(?P<wd>" + "|".join(WEEKDAYS) + r"),?\s+)?(?:the\s+)?"
+_WEEKDAY = r"\b(?:(?P<wd>" + "|".join(WEEKDAYS) + r"),?\s+)?(?:the\s+)?"
 _ORD = r"(?:st|nd|rd|th)?"
 _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _SCALE = r"(?:\s?(?P<scale>k|K|thousand|million|mio|M|bn|billion)\b)?"
@@ -83,6 +85,8 @@ CURRENCY_SYMBOLS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "C$": "
 
 _PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
+_CURRENCY_WORDS = {"EURO": "EUR", "EUROS": "EUR", "POUNDS STERLING": "GBP"}
+
 DatePart = tuple[int | None, int, int | None]
 """(year or None, month, day or None): one reading of a written date."""
 
@@ -100,6 +104,8 @@ class Claim:
     """Normalised text for ids, personal data and links (lower case, separators removed)."""
     dates: tuple[DatePart, ...] = ()
     weekday: int | None = None
+    currency: str | None = None
+    """ISO code of an amount when the text names it ($, EUR ...)."""
 
 
 def id_key(value: str) -> str:
@@ -254,11 +260,18 @@ class ClaimExtractor:
 
     def extract(self, text: str) -> list[Claim]:
         """All claims in ``text``, earliest first; each character belongs to at most one claim."""
+        return list(self._extract(text))
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one extractor per configuration, kept for the process
+    def _extract(self, text: str) -> tuple[Claim, ...]:
+        has_digit = any(ch.isdigit() for ch in text)
         taken = bytearray(len(text))
         for marker in self._list_marker.finditer(text):
             taken[marker.start() : marker.end()] = b"\x01" * (marker.end() - marker.start())
         claims: list[Claim] = []
         for kind, pattern in self._patterns:
+            if not has_digit and kind not in _DIGITLESS:
+                continue
             for match in pattern.finditer(text):
                 start, end = match.span()
                 if start == end or any(taken[start:end]):
@@ -269,7 +282,7 @@ class ClaimExtractor:
                 claims.append(claim)
                 taken[start:end] = b"\x01" * (end - start)
         claims.sort(key=lambda c: c.start)
-        return claims
+        return tuple(claims)
 
     def _claim(self, kind: ClaimKind, match: re.Match[str]) -> Claim | None:
         span, start, end = match.group(0), match.start(), match.end()
@@ -294,15 +307,23 @@ class ClaimExtractor:
         if kind == "time":
             return Claim(kind, span, start, end, key=span.lower())
         if kind == "id":
-            if not re.search(r"\d", span) or _PLAIN_NUMBER.fullmatch(span.lstrip("#")):
+            if not re.search(r"\d", span) or _PLAIN_NUMBER.fullmatch(span):
                 return None
-            if not re.search(r"[A-Za-z]", span) and not re.search(r"\d[-/#:._]\d", span):
+            labelled = span.startswith("#")  # "#4471" is an id, "4471" a number
+            if not labelled and not re.search(r"[A-Za-z]", span) and not re.search(r"\d[-/#:._]\d", span):
                 return None
             return Claim(kind, span, start, end, key=id_key(span))
         number = parse_number(groups.get("n") or span, groups.get("scale"))
         if number is None:
             return None
-        return Claim(kind, span, start, end, number=number)
+        currency = None
+        if kind == "amount":
+            sign = groups.get("sym")
+            code = (groups.get("code") or groups.get("code2") or "").upper()
+            currency = CURRENCY_SYMBOLS.get(sign or "") or (
+                code if len(code) == 3 else _CURRENCY_WORDS.get(code)
+            )
+        return Claim(kind, span, start, end, number=number, currency=currency)
 
     @staticmethod
     def _date(span: str, start: int, end: int, g: dict[str, str | None]) -> Claim | None:

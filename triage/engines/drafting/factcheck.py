@@ -49,6 +49,8 @@ KIND_NAMES = {
 def _same_number(claim: Claim, fact: Fact) -> bool:
     if claim.number is None or fact.number is None:
         return False
+    if claim.currency and fact.currency and claim.currency != fact.currency:
+        return False
     a, b = claim.number, fact.number
     if a == b:
         return True
@@ -149,7 +151,13 @@ def _shared_run(
     for i in range(len(words) - size + 1):
         run = tuple(w for w, _, _ in words[i : i + size])
         if run in shingles and any(len(w) >= _SIGNIFICANT and w not in known for w in run):
-            return words[i][1], words[i + size - 1][2]
+            last = i + size - 1
+            while (
+                last + 1 < len(words)
+                and tuple(w for w, _, _ in words[last + 2 - size : last + 2]) in shingles
+            ):
+                last += 1
+            return words[i][1], words[last][2]
     return None
 
 
@@ -256,26 +264,31 @@ def _check_echo(out: _Findings, text: str, message: str | None, config: FactChec
         out.add("message_echo", text[chars[0] : chars[1]], "copies the customer's message verbatim", *chars)
 
 
-def _collapsed(text: str) -> tuple[str, list[int]]:
-    """``text`` lower-cased, whitespace runs as one space; and each kept character's offset in ``text``."""
-    chars: list[str] = []
-    offsets: list[int] = []
-    for index, char in enumerate(text):
-        if char.isspace():
-            if chars and chars[-1] == " ":
-                continue
-            char = " "
-        lowered = char.lower()
-        chars.append(lowered if len(lowered) == 1 else char)
-        offsets.append(index)
-    return "".join(chars), offsets
+_SPACES = re.compile(r"\s+")
+
+
+def _collapsed(text: str) -> str:
+    """``text`` lower-cased with every whitespace run as one space (same length per character otherwise)."""
+    return _SPACES.sub(" ", "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text))
+
+
+def _original_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Map offsets in ``_collapsed(text)`` back to ``text``."""
+    spans = [m.span() for m in re.finditer(r"\s+|\S", text)]
+    return spans[start][0], spans[end - 1][1]
 
 
 def _shared_chars(draft: str, source: str, size: int) -> tuple[int, int] | None:
     """The first run of ``size`` characters (any script) shared with ``source``, as draft offsets."""
-    src, _ = _collapsed(source)
+    src = _collapsed(source)
     if len(src) < size:
         return None
+    windows = {src[i : i + size] for i in range(len(src) - size + 1)}
+    text = _collapsed(draft)
+    for i in range(len(text) - size + 1):
+        if text[i : i + size] in windows:
+            return _original_span(draft, i, i + size)
+    return None
     windows = {src[i : i + size] for i in range(len(src) - size + 1)}
     text, offsets = _collapsed(draft)
     for i in range(len(text) - size + 1):

@@ -54,6 +54,7 @@ class Fact:
     dates: tuple[DatePart, ...] = ()
     text: str | None = None
     exact_date: date | None = None
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,17 @@ class _Builder:
         self.config = config
         self.facts: list[Fact] = []
 
-    def number(self, name: str, kind: FactKind, value: Decimal | float | int | None, vis: Visibility) -> None:
+    def number(
+        self,
+        name: str,
+        kind: FactKind,
+        value: Decimal | float | int | None,
+        vis: Visibility,
+        currency: str | None = None,
+    ) -> None:
         if value is None or isinstance(value, bool):
             return
-        self.facts.append(Fact(name, kind, vis, number=Decimal(str(value))))
+        self.facts.append(Fact(name, kind, vis, number=Decimal(str(value)), currency=currency))
 
     def ident(self, name: str, value: str | None, vis: Visibility) -> None:
         if value:
@@ -149,7 +157,9 @@ class _Builder:
 def _from_claim(name: str, claim: Claim, vis: Visibility) -> Fact:
     if claim.kind == "date":
         return Fact(name, "date", vis, dates=claim.dates, text=claim.span)
-    return Fact(name, claim.kind, vis, number=claim.number, key=claim.key, text=claim.span)
+    return Fact(
+        name, claim.kind, vis, number=claim.number, key=claim.key, text=claim.span, currency=claim.currency
+    )
 
 
 def _line_facts(b: _Builder, line: OrderLine, currency: str) -> Iterator[tuple[str, Decimal]]:
@@ -174,12 +184,12 @@ def _line_facts(b: _Builder, line: OrderLine, currency: str) -> Iterator[tuple[s
         )
     for price_name, price in (("unit_price", line.unit_price), ("contract_price", line.contract_price)):
         if price is not None:
-            b.number(f"{p}.{price_name}", "amount", price, "customer")
-            b.number(f"{p}.{price_name}_total", "amount", price * line.quantity_ordered, "customer")
+            b.number(f"{p}.{price_name}", "amount", price, "customer", currency)
+            b.number(f"{p}.{price_name}_total", "amount", price * line.quantity_ordered, "customer", currency)
     if line.unit_price is not None and line.contract_price is not None:
         diff = abs(line.unit_price - line.contract_price)
-        b.number(f"{p}.price_difference", "amount", diff, "customer")
-        b.number(f"{p}.price_difference_total", "amount", diff * line.quantity_ordered, "customer")
+        b.number(f"{p}.price_difference", "amount", diff, "customer", currency)
+        b.number(f"{p}.price_difference_total", "amount", diff * line.quantity_ordered, "customer", currency)
 
 
 def _event_facts(b: _Builder, event: ExceptionEvent) -> None:
@@ -191,7 +201,7 @@ def _event_facts(b: _Builder, event: ExceptionEvent) -> None:
     b.ident("order.site", order.site, "customer")
     b.text("order.site_name", order.site, "customer")
     b.text("order.carrier", order.carrier, "customer")
-    b.number("order.order_value", "amount", order.order_value, "customer")
+    b.number("order.order_value", "amount", order.order_value, "customer", order.currency)
     b.day("order.order_date", order.order_date, "customer")
     b.day("order.requested_date", order.requested_date, "customer")
     b.day("order.promised_date", order.promised_date, "customer")
