@@ -11,7 +11,12 @@ from typing import Any
 from litestar import Litestar, MediaType, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -34,8 +39,16 @@ log = logging.getLogger("triage")
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(request: Request[Any, Any, Any], status: int, title: str, detail: str, **extra: Any) -> Response[Any]:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": request.url.path}
+def problem(
+    request: Request[Any, Any, Any], status: int, title: str, detail: str, **extra: Any
+) -> Response[Any]:
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
     body.update(extra)
     headers = {}
     if status == 429 and "retry_after" in extra:
@@ -50,12 +63,20 @@ def _triage_error(request: Request[Any, Any, Any], exc: TriageError) -> Response
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     errors = exc.extra if isinstance(exc.extra, list) else []
     fields = [
-        {"field": e.get("key") or e.get("source"), "message": e.get("message")} for e in errors if isinstance(e, dict)
+        {"field": e.get("key") or e.get("source"), "message": e.get("message")}
+        for e in errors
+        if isinstance(e, dict)
     ]
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or str(exc.detail)
     # A body that is not JSON (or not UTF-8) is malformed, not a semantic error: 400.
-    status = 400 if not fields or all(f["field"] in (None, "body") and "JSON" in str(f["message"]) for f in fields) else 422
-    return problem(request, status, "Invalid request" if status == 400 else "Validation failed", detail, errors=fields)
+    status = (
+        400
+        if not fields or all(f["field"] in (None, "body") and "JSON" in str(f["message"]) for f in fields)
+        else 422
+    )
+    return problem(
+        request, status, "Invalid request" if status == 400 else "Validation failed", detail, errors=fields
+    )
 
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -69,7 +90,10 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
-        request, HTTP_500_INTERNAL_SERVER_ERROR, "Internal error", "an unexpected error occurred; it has been logged"
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "Internal error",
+        "an unexpected error occurred; it has been logged",
     )
 
 
@@ -114,7 +138,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                     )
                 )
                 tasks.append(
-                    asyncio.create_task(_every(settings.audit_anchor_interval_s, runtime.anchor_audit, "anchor"))
+                    asyncio.create_task(
+                        _every(settings.audit_anchor_interval_s, runtime.anchor_audit, "anchor")
+                    )
                 )
 
         tasks.append(asyncio.create_task(start()))
@@ -164,7 +190,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             version="1",
             path="/schema",
             components=Components(
-                security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="API key")}
+                security_schemes={
+                    "apiKey": SecurityScheme(type="http", scheme="bearer", description="API key")
+                }
             ),
             security=[{"apiKey": []}],
         ),

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-
 def _common_columns(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-col", default="text", help="text column of a plain CSV/JSONL file")
     parser.add_argument("--label-col", default="label", help="label column of a plain CSV/JSONL file")
@@ -87,9 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path, nargs="?", default=None)
     check.set_defaults(target="triage.commands.policy:run_policy_check")
 
-    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command", required=True, metavar="WHAT")
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(
+        dest="keys_command", required=True, metavar="WHAT"
+    )
     create = keys.add_parser("create", help="create an API key (printed once)")
-    create.add_argument("--role", required=True, choices=["workflow", "agent", "supervisor", "compliance", "admin"])
+    create.add_argument(
+        "--role", required=True, choices=["workflow", "agent", "supervisor", "compliance", "admin"]
+    )
     create.add_argument("--subject", required=True)
     create.add_argument("--teams", default="", help="comma-separated teams whose queues the key may see")
     create.set_defaults(target="triage.commands.keys:run_keys_create")

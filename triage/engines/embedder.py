@@ -54,7 +54,9 @@ def canonical_model_id(name: str) -> str:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded once, used from several threads."""
 
-    def __init__(self, name: str = DEFAULT_EMBEDDING_MODEL, *, batch_size: int = 64, model_id: str | None = None):
+    def __init__(
+        self, name: str = DEFAULT_EMBEDDING_MODEL, *, batch_size: int = 64, model_id: str | None = None
+    ):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -68,9 +70,7 @@ class SentenceTransformerEmbedder:
                 f"cannot load embedding model {name!r} offline ({exc}); give a local path or an installed package"
             ) from exc
         self.model_id = model_id or canonical_model_id(name)
-        get_dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
+        get_dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         dimension = get_dimension()
         if not dimension:
             raise ConfigurationError(f"embedding model {name!r} does not report its dimension")

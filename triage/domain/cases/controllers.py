@@ -27,7 +27,9 @@ class CaseController(Controller):
         runtime: Runtime,
         same_customer: Annotated[bool, Parameter(description="similar cases of this customer only")] = False,
         same_site: Annotated[bool, Parameter(description="similar cases of this site only")] = False,
-        same_category: Annotated[bool, Parameter(description="similar cases of the predicted label only")] = False,
+        same_category: Annotated[
+            bool, Parameter(description="similar cases of the predicted label only")
+        ] = False,
     ) -> Response[TriageCase]:
         scope = SimilarScope(same_customer=same_customer, same_site=same_site, same_category=same_category)
         case, created = await runtime.require_flow().triage(data, request.user, scope)
@@ -60,7 +62,9 @@ class CaseController(Controller):
     async def get_case(self, case_id: str, runtime: Runtime) -> TriageCase:
         return await asyncio.to_thread(runtime.require_cases().get, case_id)
 
-    @post("/v1/cases/{case_id:str}/resolution", summary="Record the final outcome; the case joins the history")
+    @post(
+        "/v1/cases/{case_id:str}/resolution", summary="Record the final outcome; the case joins the history"
+    )
     async def record_resolution(
         self, request: Request[Actor, Any, State], case_id: str, data: ResolutionCreate, runtime: Runtime
     ) -> Response[TriageCase]:

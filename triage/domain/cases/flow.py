@@ -20,7 +20,6 @@ from triage.core.errors import UpstreamUnavailable
 from triage.core.events import ExceptionEvent, classification_text
 from triage.core.hashing import sha256_json, sha256_text
 from triage.domain.cases.records import ItemRecord, TriageRecord
-from triage.domain.cases.schemas_page import SimilarScope
 from triage.domain.cases.schemas import (
     ClassificationRead,
     DraftRead,
@@ -38,6 +37,7 @@ from triage.domain.cases.schemas import (
     TriageCase,
     VersionsRead,
 )
+from triage.domain.cases.schemas_page import SimilarScope
 from triage.engines.drafting import DraftContext, DraftSet, NeighbourFacts
 from triage.engines.policy.gate import DraftCheck, GateInput, GateResult, evaluate_gate, recommended_actions
 from triage.engines.retrieval import CaseFilters, Neighbour, ResolutionVote, predict_resolution
@@ -124,10 +124,23 @@ class TriageFlow:
         )
         timings["draft"] = _ms_since(step)
 
-        degraded = (["retrieval"] if retrieved.degraded else []) + [d for d in drafts.degraded if d != "retrieval"]
+        degraded = (["retrieval"] if retrieved.degraded else []) + [
+            d for d in drafts.degraded if d != "retrieval"
+        ]
         gate = self.gate(policy, prediction, event, severity, retrieved, drafts, degraded)
         record = self.build_record(
-            policy, event, actor, body_hash, text, prediction, severity, owner_team, retrieved, drafts, gate, degraded
+            policy,
+            event,
+            actor,
+            body_hash,
+            text,
+            prediction,
+            severity,
+            owner_team,
+            retrieved,
+            drafts,
+            gate,
+            degraded,
         )
         timings["total"] = _ms_since(started)
         record = _with_timings(record, timings)
@@ -148,7 +161,9 @@ class TriageFlow:
             return store.search(vector, k=self.settings.similar_k, filters=filters)
 
         try:
-            neighbours = await asyncio.wait_for(asyncio.to_thread(search), timeout=self.settings.qdrant_timeout_s)
+            neighbours = await asyncio.wait_for(
+                asyncio.to_thread(search), timeout=self.settings.qdrant_timeout_s
+            )
         except (TimeoutError, UpstreamUnavailable) as exc:
             return Retrieved([], None, True, str(exc) or "timed out")
         vote = predict_resolution(
@@ -213,7 +228,9 @@ class TriageFlow:
         case_id = f"case_{uuid.uuid4().hex[:20]}"
         now = datetime.now(UTC)
         decisions = {item.key: item for item in gate.items}
-        actions = recommended_actions(policy, prediction.label, retrieved.vote.action if retrieved.vote else None)
+        actions = recommended_actions(
+            policy, prediction.label, retrieved.vote.action if retrieved.vote else None
+        )
 
         items: list[ItemRecord] = []
         recommendations: list[RecommendationRead] = []
@@ -243,7 +260,7 @@ class TriageFlow:
                 RecommendationRead(
                     id=item_id,
                     action=action,
-                    risk=decision.risk,  # type: ignore[arg-type]
+                    risk=decision.risk,
                     status=ItemStatus(decision.status),
                     requires_role=decision.requires_role,
                     reasons=[f"{r.rule}: {r.detail}" for r in decision.reasons],
@@ -256,7 +273,12 @@ class TriageFlow:
             item_id = f"item_{uuid.uuid4().hex[:20]}"
             findings = [
                 FindingRead(
-                    check=f.check, severity=f.severity, span=f.span, message=f.message, start=f.start, end=f.end
+                    check=f.check,
+                    severity=f.severity,
+                    span=f.span,
+                    message=f.message,
+                    start=f.start,
+                    end=f.end,
                 )
                 for f in draft.findings
             ]
@@ -314,7 +336,8 @@ class TriageFlow:
                 label=prediction.label,
                 confidence=round(prediction.confidence, 6),
                 alternatives=[
-                    LabelConfidence(label=a.label, confidence=round(a.confidence, 6)) for a in prediction.alternatives
+                    LabelConfidence(label=a.label, confidence=round(a.confidence, 6))
+                    for a in prediction.alternatives
                 ],
                 abstained=gate.abstained,
                 abstain_reason=gate.abstain_reason,
@@ -328,7 +351,7 @@ class TriageFlow:
             gate=GateRead(
                 decision=GateDecision(gate.decision),
                 reasons=[GateReasonRead(item=r.item, rule=r.rule, detail=r.detail) for r in gate.reasons],
-                mode=gate.mode,  # type: ignore[arg-type]
+                mode=gate.mode,
             ),
             versions=VersionsRead(
                 model=self.classifier.version,
@@ -371,7 +394,9 @@ def _case_status(gate: GateResult) -> str:
         return "shadow"
     if gate.mode == "off":
         return "not_triaged"
-    return {"auto_approved": "auto_approved", "needs_review": "pending_review", "blocked": "blocked"}[gate.decision]
+    return {"auto_approved": "auto_approved", "needs_review": "pending_review", "blocked": "blocked"}[
+        gate.decision
+    ]
 
 
 def _neighbour_facts(n: Neighbour) -> NeighbourFacts:

@@ -22,7 +22,9 @@ class SystemController(Controller):
 
     @get("/ready", opt={"public": True}, summary="Readiness, part by part")
     async def ready(self, runtime: Runtime) -> Response[ReadinessRead]:
-        body = ReadinessRead(ready=runtime.ready, error=runtime.startup_error, components=runtime.components())
+        body = ReadinessRead(
+            ready=runtime.ready, error=runtime.startup_error, components=runtime.components()
+        )
         return Response(body, status_code=200 if runtime.ready else 503)
 
     @get("/metrics", opt={"public": True}, media_type=MediaType.TEXT, summary="Prometheus metrics")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from datetime import UTC, datetime
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from triage.core.actors import Actor
@@ -95,7 +95,9 @@ class Runtime:
         )
         model_dir = settings.resolved_model_dir
         if not (model_dir / "metadata.json").is_file():
-            raise ConfigurationError(f"no classifier artifact at {model_dir}; run `triage bootstrap` or `triage train`")
+            raise ConfigurationError(
+                f"no classifier artifact at {model_dir}; run `triage bootstrap` or `triage train`"
+            )
         self.classifier = load_classifier(model_dir, self.embedder)
         self.open_store()
         self.flow = TriageFlow(
@@ -128,7 +130,9 @@ class Runtime:
 
     def require_flow(self) -> TriageFlow:
         if self.flow is None:
-            raise UpstreamUnavailable(self.startup_error or "the service is starting; the model is not loaded yet")
+            raise UpstreamUnavailable(
+                self.startup_error or "the service is starting; the model is not loaded yet"
+            )
         return self.flow
 
     def require_cases(self) -> CaseService:
@@ -193,7 +197,7 @@ class Runtime:
         else:
             store = {"ok": False, "detail": self.store_error or "not started"}
         drafting = self.drafter.health() if self.drafter is not None else {"llm": "not started"}
-        parts = {
+        parts: dict[str, dict[str, Any]] = {
             "model": {
                 "ok": self.classifier is not None,
                 "version": self.classifier.version if self.classifier else None,
