@@ -114,6 +114,10 @@ class LLMDrafter:
             for kind in kinds
         }
         try:
+            # The fallback drafts are rendered while the requests are in flight, so a missed deadline
+            # costs only the cancellation, not the template work.
+            await asyncio.sleep(0)
+            fallbacks = {k: self._templates.template_draft(ctx, facts, k, "template-fallback") for k in kinds}
             _, pending = await asyncio.wait(tasks.values(), timeout=max(0.0, deadline - loop.time()))
         except asyncio.CancelledError:
             for task in tasks.values():
@@ -133,7 +137,7 @@ class LLMDrafter:
             self._breaker.record_failure()
         else:
             self._breaker.record_success()
-        return self._assemble(ctx, facts, results)
+        return self._assemble(facts, results, fallbacks)
 
     @staticmethod
     def _result(kind: DraftKind, task: asyncio.Task[Any]) -> str | LLMFailure:
@@ -147,14 +151,17 @@ class LLMDrafter:
         return str(task.result().text)
 
     def _assemble(
-        self, ctx: DraftContext, facts: FactSheet, results: Mapping[DraftKind, str | LLMFailure]
+        self,
+        facts: FactSheet,
+        results: Mapping[DraftKind, str | LLMFailure],
+        fallbacks: Mapping[DraftKind, Draft],
     ) -> DraftSet:
         drafts: dict[DraftKind, Draft] = {}
         errors: list[str] = []
         for kind, result in results.items():
             if isinstance(result, LLMFailure):
                 errors.append(str(result))
-                drafts[kind] = self._templates.template_draft(ctx, facts, kind, "template-fallback")
+                drafts[kind] = fallbacks[kind]
                 continue
             prompt = self._registry[PROMPT_OF[kind]]
             findings = check_draft(result, facts, AUDIENCE_OF[kind], self._config)
@@ -166,7 +173,7 @@ class LLMDrafter:
             self._count("rejected_drafts_total")
             checks = sorted({f.check for f in blocking})
             errors.append(f"{prompt.name}: LLM draft rejected by the fact-check ({', '.join(checks)})")
-            fallback = self._templates.template_draft(ctx, facts, kind, "template-fallback")
+            fallback = fallbacks[kind]
             carried = [
                 replace(f, message=f"in the rejected LLM draft: {f.message}", start=None, end=None)
                 for f in findings
