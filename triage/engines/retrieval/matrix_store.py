@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 FILTER_FIELDS = ("label", "customer_id", "site")
+SCORE_BLOCK = 1024
 META_FILE = "meta.json"
 VECTORS_FILE = "vectors.f32"
 PAYLOADS_FILE = "payloads.jsonl"
@@ -163,6 +164,15 @@ class MatrixCaseStore:
         if self._closed:
             raise UpstreamUnavailable("case store (matrix) is closed")
 
+    def _scores(self, query: NDArray[np.float32], n: int) -> NDArray[np.float32]:
+        # Blocks of SCORE_BLOCK rows stay under OpenBLAS's threading threshold: on a busy machine its threaded
+        # gemv waits for CPU time and was 10x slower at 10k points (12 ms vs 1 ms p50) than these calls.
+        scores = np.empty(n, dtype=np.float32)
+        for start in range(0, n, SCORE_BLOCK):
+            stop = min(n, start + SCORE_BLOCK)
+            np.matmul(self._vectors[start:stop], query, out=scores[start:stop])
+        return scores
+
     def search(
         self, vector: NDArray[np.float32], *, k: int, filters: CaseFilters | None = None
     ) -> list[Neighbour]:
@@ -174,7 +184,7 @@ class MatrixCaseStore:
             n = self._n
             if n == 0 or k <= 0:
                 return []
-            scores = self._vectors[:n] @ query
+            scores = self._scores(query, n)
             conditions = (filters or CaseFilters()).conditions()
             if conditions:
                 mask = np.ones(n, dtype=bool)
