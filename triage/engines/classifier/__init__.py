@@ -1,0 +1,89 @@
+"""Text classification: train an artifact, load it against an embedder, predict and evaluate.
+
+``load_classifier`` refuses an artifact whose files changed since training or that was trained on another
+embedding model (``ArtifactError``); ``train_classifier`` refuses data it cannot learn from (``InvalidInput``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from triage.core.errors import ArtifactError
+from triage.engines.classifier.artifact import read_artifact
+from triage.engines.classifier.metrics import classification_metrics
+from triage.engines.classifier.model import (
+    Alternative,
+    Ensemble,
+    LinearHead,
+    Prediction,
+    TextClassifier,
+    restore_char_vectorizer,
+)
+from triage.engines.classifier.training import Recipe, train_classifier
+
+if TYPE_CHECKING:
+    from triage.engines.datasets import LabelledText
+    from triage.engines.embedder import Embedder
+
+__all__ = [
+    "Alternative",
+    "Prediction",
+    "Recipe",
+    "TextClassifier",
+    "evaluate",
+    "load_classifier",
+    "train_classifier",
+]
+
+EVALUATE_BATCH = 256
+
+
+def load_classifier(model_dir: Path, embedder: Embedder) -> TextClassifier:
+    """Load and verify the artifact in ``model_dir`` for use with ``embedder``."""
+    metadata, tensors, vocabulary = read_artifact(model_dir)
+    if metadata.get("embedding_model") != embedder.model_id:
+        raise ArtifactError(
+            f"{model_dir}: trained on embedding model {metadata.get('embedding_model')!r}, "
+            f"but the service embeds with {embedder.model_id!r}; retrain or set TRIAGE_EMBEDDING_MODEL"
+        )
+    if metadata.get("embedding_dimension") != embedder.dimension:
+        raise ArtifactError(
+            f"{model_dir}: expects {metadata.get('embedding_dimension')}-dimensional embeddings, "
+            f"the embedder gives {embedder.dimension}"
+        )
+    try:
+        calibration = metadata["calibration"]
+        n_labels = len(metadata["labels"])
+        ensemble = Ensemble(
+            embedding_head=LinearHead(tensors["embedding.coef"], tensors["embedding.intercept"]),
+            char_head=LinearHead(tensors["char.coef"], tensors["char.intercept"]),
+            char_vectorizer=restore_char_vectorizer(vocabulary, tensors["char.idf"]),
+            char_weight=float(calibration["char_weight"]),
+            temperature=float(calibration["temperature"]),
+        )
+        shapes_ok = (
+            tensors["embedding.coef"].shape == (n_labels, embedder.dimension)
+            and tensors["char.coef"].shape == (n_labels, len(vocabulary))
+            and tensors["char.idf"].shape == (len(vocabulary),)
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{model_dir}: incomplete artifact ({exc!r} missing or invalid)") from exc
+    if not shapes_ok:
+        raise ArtifactError(
+            f"{model_dir}: weight shapes do not match the labels and vocabulary in metadata.json"
+        )
+    return TextClassifier(ensemble, embedder, metadata)
+
+
+def evaluate(classifier: TextClassifier, rows: list[LabelledText]) -> dict[str, Any]:
+    """Contract metrics of ``classifier`` on labelled ``rows`` (see ``metrics.classification_metrics``)."""
+    predictions = []
+    for start in range(0, len(rows), EVALUATE_BATCH):
+        predictions.extend(classifier.predict([row.text for row in rows[start : start + EVALUATE_BATCH]]))
+    result = classification_metrics(
+        [row.label for row in rows], [p.label for p in predictions], [p.confidence for p in predictions]
+    )
+    result["model_version"] = classifier.version
+    result["unknown_labels"] = sorted({row.label for row in rows} - set(classifier.labels))
+    return result
