@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from triage.core.errors import InvalidInput, TriageError
+from triage.core.errors import ArtifactError, InvalidInput, TriageError
 
 if TYPE_CHECKING:
     from triage.engines.embedder import SentenceTransformerEmbedder
@@ -41,10 +41,12 @@ def _columns(args: argparse.Namespace) -> dict[str, str]:
 
 def run_train(args: argparse.Namespace) -> int:
     from triage.engines.classifier import train_classifier
+    from triage.engines.classifier.training import validate_rows
     from triage.engines.datasets import load_labelled
 
     try:
         rows = load_labelled(Path(args.data), **_columns(args))
+        validate_rows(rows)  # before the embedding model loads, so bad data fails in a second
         metadata = train_classifier(
             rows,
             _embedder(),
@@ -119,6 +121,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
     try:
         texts = _predict_texts(args)
+        if not (Path(args.model) / "metadata.json").is_file():
+            raise ArtifactError(f"{args.model}: not a classifier artifact (metadata.json is missing)")
         classifier = load_classifier(Path(args.model), _embedder())
         started = time.monotonic()
         predictions = classifier.predict(texts)

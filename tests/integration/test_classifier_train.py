@@ -1,0 +1,124 @@
+"""Train on a small slice of BANKING77, then predict, evaluate and drive the CLI handlers end to end."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from triage.core.errors import InvalidInput
+from triage.engines.classifier import Recipe, evaluate, load_classifier, train_classifier
+from triage.engines.datasets import LabelledText, load_labelled
+
+DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+BANKING = DATASETS / "banking77" / "train.csv"
+# Same code path as the default recipe, with fewer folds and iterations to stay well under a minute.
+QUICK = Recipe(folds=2, max_iter=150, char_max_features=20000)
+LABELS = 10
+
+pytestmark = [pytest.mark.datasets, pytest.mark.slow]
+
+
+def _slice() -> tuple[list[LabelledText], list[LabelledText]]:
+    if not BANKING.is_file():
+        pytest.skip(f"{BANKING} is absent (the shared datasets folder ships beside the project, not in it)")
+    rows = load_labelled(BANKING)
+    keep = sorted({r.label for r in rows})[:LABELS]
+    chosen = [r for r in rows if r.label in keep]
+    random.Random(0).shuffle(chosen)
+    return chosen[:600], chosen[600:800]
+
+
+@pytest.fixture(scope="module")
+def embedder():  # type: ignore[no-untyped-def]
+    from triage.engines.embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, embedder) -> tuple[Path, list[LabelledText]]:  # type: ignore[no-untyped-def]
+    train, test = _slice()
+    out = tmp_path_factory.mktemp("model")
+    train_classifier(train, embedder, out, progress=False, recipe=QUICK)
+    return out, test
+
+
+def test_trained_model_predicts_and_evaluates(trained, embedder) -> None:  # type: ignore[no-untyped-def]
+    model_dir, test = trained
+    classifier = load_classifier(model_dir, embedder)
+    assert classifier.metadata["rows"] == 600 and len(classifier.labels) == LABELS
+    result = evaluate(classifier, test)
+    assert result["n"] == len(test)
+    assert result["accuracy"] > 0.8
+    assert 0.0 <= result["ece"] < 0.15
+    assert set(result["coverage_at_precision"]) == {"0.95", "0.99"}
+    assert set(result["per_class"]) <= set(classifier.labels)
+    cv = classifier.metadata["metrics"]["cv"]
+    assert cv["n"] == 600 and cv["accuracy"] > 0.7
+
+
+def test_cli_predict_and_eval(trained, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    from triage.commands.ml import run_eval_classify, run_predict
+
+    model_dir, test = trained
+    data = tmp_path / "test.csv"
+    with data.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows([r.text, r.label] for r in test[:50])
+    code = run_predict(
+        argparse.Namespace(model=str(model_dir), texts=["I still have not got my card"], data=None)
+    )
+    out = capsys.readouterr().out.strip().splitlines()
+    assert code == 0 and len(out) == 1
+    record = json.loads(out[0])
+    assert set(record) == {"text", "label", "confidence", "alternatives"}
+    assert record["alternatives"][0]["label"] == record["label"] and len(record["alternatives"]) == 3
+
+    report = tmp_path / "report.html"
+    result_path = tmp_path / "result.json"
+    args = argparse.Namespace(
+        model=str(model_dir),
+        data=str(data),
+        json=str(result_path),
+        report=str(report),
+        text_col="text",
+        label_col="label",
+    )
+    assert run_eval_classify(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["n"] == 50 and json.loads(result_path.read_text())["accuracy"] == printed["accuracy"]
+    assert "<table>" in report.read_text() and "Reliability" in report.read_text()
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from triage.commands.ml import run_predict, run_train
+
+    one_class = tmp_path / "one.csv"
+    one_class.write_text("text,label\n" + "".join(f"row {i},same\n" for i in range(10)))
+    args = argparse.Namespace(
+        data=str(one_class), out=str(tmp_path / "m"), text_col="text", label_col="label", seed=0
+    )
+    assert run_train(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: need at least two labels") and "Traceback" not in "".join(err)
+
+    missing = tmp_path / "missing.csv"
+    missing.write_text("body,label\nhello,a\n")
+    assert run_train(argparse.Namespace(**{**vars(args), "data": str(missing)})) == 2
+    assert "missing column 'text'" in capsys.readouterr().err
+
+    assert run_predict(argparse.Namespace(model=str(tmp_path / "nowhere"), texts=["hi"], data=None)) == 2
+    assert "not a classifier artifact" in capsys.readouterr().err
+
+
+def test_empty_text_in_a_file_is_invalid_input(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("text,label\nhello,a\n ,b\n")
+    with pytest.raises(InvalidInput, match="empty text"):
+        load_labelled(path)
