@@ -10,7 +10,6 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,25 +36,27 @@ if TYPE_CHECKING:
 log = logging.getLogger("triage")
 
 
-@dataclass
 class Runtime:
-    settings: Settings
-    metrics: Metrics = field(default_factory=Metrics)
-    sessions: sessionmaker[Session] | None = None
-    audit: AuditService | None = None
-    cases: CaseService | None = None
-    reviews: ReviewService | None = None
-    policies: PolicyStore | None = None
-    taxonomy: Taxonomy | None = None
-    embedder: Embedder | None = None
-    classifier: TextClassifier | None = None
-    store: CaseStore | None = None
-    store_error: str | None = None
-    drafter: Drafter | None = None
-    flow: TriageFlow | None = None
-    startup_error: str | None = None
-    started: threading.Event = field(default_factory=threading.Event)
-    _policy_mtime: float = 0.0
+    """Holds the engines and services of one process (a plain class: Litestar must not parse it as a model)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.sessions: sessionmaker[Session] | None = None
+        self.audit: AuditService | None = None
+        self.cases: CaseService | None = None
+        self.reviews: ReviewService | None = None
+        self.policies: PolicyStore | None = None
+        self.taxonomy: Taxonomy | None = None
+        self.embedder: Embedder | None = None
+        self.classifier: TextClassifier | None = None
+        self.store: CaseStore | None = None
+        self.store_error: str | None = None
+        self.drafter: Drafter | None = None
+        self.flow: TriageFlow | None = None
+        self.startup_error: str | None = None
+        self.started = threading.Event()
+        self._policy_mtime = 0.0
 
     def start(self) -> None:
         """Build everything; records (never raises) a start-up failure so ``/ready`` can say what is wrong."""
