@@ -53,16 +53,46 @@ def _environment(**values: str) -> Iterator[None]:
         get_settings.cache_clear()
 
 
+SHIPPED_HISTORY = Path("eval/datasets/order_exceptions/history.jsonl")
+HISTORY_STRIDE = 4
+TEMPLATE_ENV = "TRIAGE_TEST_TEMPLATE_HOME"
+
+
+def history_subset(folder: Path) -> Path:
+    """Every fourth shipped history case: the same labels and resolutions, a quarter of the embedding work."""
+    path = folder / "history-subset.jsonl"
+    if not path.exists():
+        lines = SHIPPED_HISTORY.read_text(encoding="utf-8").splitlines(keepends=True)
+        path.write_text("".join(lines[::HISTORY_STRIDE]), encoding="utf-8")
+    return path
+
+
 @cache
 def bootstrapped_home() -> Path:
-    """A home prepared by ``triage bootstrap`` (model, history collection, schema), once per process."""
+    """A home prepared by ``triage bootstrap`` (model, history collection, schema), once per process.
+
+    ``TRIAGE_TEST_TEMPLATE_HOME`` names a folder to keep the template in across runs (local iteration);
+    it is bootstrapped when it has no ``home`` yet.
+    """
     from triage.cli import main
 
-    home = Path(tempfile.mkdtemp(prefix="triage-auth-template-")) / "home"
-    with _environment(TRIAGE_HOME=str(home), TRIAGE_ENVIRONMENT="test"), contextlib.redirect_stdout(None):
+    kept = os.environ.get(TEMPLATE_ENV)
+    root = Path(kept) if kept else Path(tempfile.mkdtemp(prefix="triage-auth-template-"))
+    root.mkdir(parents=True, exist_ok=True)
+    home = root / "home"
+    history = history_subset(root)
+    if kept and (home / "triage.db").exists():
+        return home
+    environment = {"TRIAGE_HOME": str(home), "TRIAGE_ENVIRONMENT": "test", "TRIAGE_HISTORY_FILE": str(history)}
+    with _environment(**environment), contextlib.redirect_stdout(None):
         code = main(["bootstrap"])
     assert code == 0, "triage bootstrap failed; see stderr"
     return home
+
+
+def template_history() -> Path:
+    """The history file the template home was trained and indexed on."""
+    return history_subset(bootstrapped_home().parent)
 
 
 def fresh_home(parent: Path) -> Path:
@@ -116,7 +146,12 @@ def live_app(parent: Path, **overrides: Any) -> Iterator[LiveApp]:
     from triage.app import create_app
 
     home = fresh_home(parent)
-    values: dict[str, Any] = {"home": home, "environment": "test", "rate_limit_per_minute": 100_000}
+    values: dict[str, Any] = {
+        "home": home,
+        "environment": "test",
+        "history_file": template_history(),
+        "rate_limit_per_minute": 100_000,
+    }
     values.update(overrides)
     settings = Settings(**values)
     app = create_app(settings)

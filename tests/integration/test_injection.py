@@ -26,12 +26,11 @@ from typing import Any
 import pytest
 
 from tests.integration.fake_llm import FakeLLM, Recorded, Reply
-from tests.integration.live_app import LiveApp, live_app
+from tests.integration.live_app import LiveApp, live_app, template_history
 from triage.core.actors import Role
 
 CORPUS = Path("tests/data/injection_corpus.jsonl")
 HISTORY = Path("eval/datasets/order_exceptions/test.jsonl")
-HISTORY_INDEX = Path("eval/datasets/order_exceptions/history.jsonl")
 BASE_LABELS = (
     "incomplete_order_data",
     "inventory_shortage",
@@ -271,7 +270,7 @@ def _history_cases() -> dict[str, Any]:
     from triage.engines.datasets import load_labelled
     from triage.engines.retrieval.models import HistoricalCase
 
-    rows = load_labelled(HISTORY_INDEX)
+    rows = load_labelled(template_history())
     return {
         case.case_id: case for case in (HistoricalCase.from_labelled(row, i) for i, row in enumerate(rows))
     }
