@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     qdrant_api_key: SecretStr | None = None
     qdrant_timeout_s: float = Field(default=2.0, gt=0)
     qdrant_collection: str = "case_history"
+    case_store: Literal["qdrant", "matrix"] = "qdrant"
     similar_k: int = Field(default=5, ge=1, le=50)
 
     policy_file: Path = Path("guardrails/policy.yaml")
