@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test lint bench bench-retrieval bench-llm eval clean
+.PHONY: install run test lint bench bench-retrieval bench-llm bench-triage clean
 
 install: $(STAMP)
 
@@ -38,6 +38,9 @@ bench-retrieval: install
 
 bench-llm: install
 	$(BIN)/python -m eval.bench llm
+
+bench-triage: install
+	$(BIN)/python -m eval.bench triage
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
