@@ -83,7 +83,11 @@ def bootstrapped_home() -> Path:
     history = history_subset(root)
     if kept and (home / "triage.db").exists():
         return home
-    environment = {"TRIAGE_HOME": str(home), "TRIAGE_ENVIRONMENT": "test", "TRIAGE_HISTORY_FILE": str(history)}
+    environment = {
+        "TRIAGE_HOME": str(home),
+        "TRIAGE_ENVIRONMENT": "test",
+        "TRIAGE_HISTORY_FILE": str(history),
+    }
     with _environment(**environment), contextlib.redirect_stdout(None):
         code = main(["bootstrap"])
     assert code == 0, "triage bootstrap failed; see stderr"
