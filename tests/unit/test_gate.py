@@ -42,7 +42,7 @@ def make_policy(**category_overrides: dict[str, Any]) -> Policy:
 
 
 def healthy_drafts() -> list[DraftCheck]:
-    return [DraftCheck("summary", "llm", []), DraftCheck("customer_update", "llm", [])]
+    return [DraftCheck("summary", "llm", []), DraftCheck("customer_update", "template", [])]
 
 
 def make_input(**changes: Any) -> GateInput:
@@ -191,6 +191,16 @@ def test_no_neighbours_allowed_when_policy_does_not_require_them() -> None:
     assert evaluate_gate(Policy.model_validate(data), make_input(neighbours=0)).decision == AUTO
 
 
+def test_llm_customer_update_is_never_auto_approved_even_where_auto_is_allowed() -> None:
+    drafts = [DraftCheck("summary", "llm", []), DraftCheck("customer_update", "llm", [])]
+    result = evaluate_gate(make_policy(), make_input(drafts=drafts))
+    statuses = {item.key: item.status for item in result.items}
+    assert statuses["draft:customer_update"] == "pending_review"
+    assert statuses["draft:summary"] == AUTO
+    assert result.decision == "needs_review"
+    assert "drafts.customer_update.auto_generators" in rules_of(result)
+
+
 def test_fallback_draft_is_never_auto_approved() -> None:
     drafts = [DraftCheck("summary", "llm", []), DraftCheck("customer_update", "template-fallback", [])]
     result = evaluate_gate(make_policy(), make_input(drafts=drafts))
@@ -203,7 +213,7 @@ def test_fallback_draft_is_never_auto_approved() -> None:
 
 def test_findings_stop_auto_approval_and_are_listed_as_reasons() -> None:
     finding = "order_value: 12,000.00 not in the event"
-    drafts = [DraftCheck("summary", "llm", []), DraftCheck("customer_update", "llm", [finding])]
+    drafts = [DraftCheck("summary", "llm", []), DraftCheck("customer_update", "template", [finding])]
     result = evaluate_gate(make_policy(), make_input(drafts=drafts))
     update = next(item for item in result.items if item.key == "draft:customer_update")
     assert update.status == "pending_review"

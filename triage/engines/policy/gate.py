@@ -252,6 +252,13 @@ def _draft(rules: CategoryRules, inp: GateInput, draft: DraftCheck) -> _Candidat
         blockers.append(
             (f"drafts.{draft.kind}.generator", "fallback template: degraded, never auto-approved")
         )
+    elif rule.auto_allowed and draft.generator not in rule.auto_generators:
+        blockers.append(
+            (
+                f"drafts.{draft.kind}.auto_generators",
+                f"{draft.generator}-written {draft.kind} needs human review (auto only for {', '.join(rule.auto_generators)})",
+            )
+        )
     for finding in draft.findings:
         check = finding.split(":", 1)[0].strip() or "finding"
         blockers.append((f"factcheck.{check}", finding))

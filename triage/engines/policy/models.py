@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -111,6 +111,8 @@ class DraftRule(Strict):
     approver_role: ApproverRole
     auto_allowed: bool = False
     four_eyes: bool = False
+    auto_generators: tuple[Literal["llm", "template"], ...] = ("template",)
+    """Whose text may ever be auto-approved: an LLM that obeys an injected instruction can write polite text."""
 
 
 class DraftRuleOverride(Strict):
@@ -118,6 +120,7 @@ class DraftRuleOverride(Strict):
     approver_role: ApproverRole | None = None
     auto_allowed: bool | None = None
     four_eyes: bool | None = None
+    auto_generators: tuple[Literal["llm", "template"], ...] | None = None
 
 
 class Drafts(Strict):
