@@ -53,6 +53,9 @@ def problem(
     headers = {}
     if status == 429 and "retry_after" in extra:
         headers["Retry-After"] = str(extra["retry_after"])
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="exception-triage"'
+
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

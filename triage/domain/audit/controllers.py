@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import Stream
 
 from triage.domain.audit.schemas import AuditFilters, AuditPageRead, ExportFormat, VerifyRead
 from triage.domain.audit.services import AuditService
 
-EXPORT_MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+EXPORT_MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 
 
 class AuditController(Controller):
@@ -41,7 +42,16 @@ class AuditController(Controller):
     async def verify_audit(self, audit_service: AuditService) -> VerifyRead:
         return await asyncio.to_thread(audit_service.verify)
 
-    @get("/v1/audit/export", summary="The whole log as JSONL or CSV, streamed")
+    @get(
+        "/v1/audit/export",
+        summary="The whole log as JSONL or CSV, streamed",
+        media_type="application/x-ndjson",
+        responses={
+            200: ResponseSpec(
+                str, media_type="application/x-ndjson", description="JSONL (CSV with format=csv)"
+            )
+        },
+    )
     async def export_audit(
         self, audit_service: AuditService, fmt: Annotated[ExportFormat, Parameter(query="format")] = "jsonl"
     ) -> Stream:

@@ -7,19 +7,43 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from triage.core.actors import Actor
+from triage.core.errors import NotFound
 from triage.core.events import ExceptionEvent
+from triage.domain.auth import may_see_team, visible_teams
 from triage.domain.cases.schemas import ResolutionCreate, TriageCase
 from triage.domain.cases.schemas_page import CasePage, SimilarScope
 from triage.domain.system.runtime import Runtime
+
+NOT_FOUND = {404: ResponseSpec(None, description="No such case (or not one of the caller's teams)")}
+CONFLICT = {409: ResponseSpec(None, description="Conflicts with what is already recorded")}
+
+
+async def visible_case(runtime: Runtime, actor: Actor, case_id: str) -> TriageCase:
+    """The case, or NotFound when it does not exist or belongs to a team the caller may not see."""
+    case = await asyncio.to_thread(runtime.require_cases().get, case_id)
+    if not may_see_team(actor, case.owner_team):
+        raise NotFound(f"no case {case_id!r}")
+    return case
 
 
 class CaseController(Controller):
     tags = ["cases"]
 
-    @post("/v1/exceptions", summary="Triage one exception event", status_code=201)
+    @post(
+        "/v1/exceptions",
+        summary="Triage one exception event",
+        status_code=201,
+        responses={
+            200: ResponseSpec(
+                TriageCase, description="Replay: the same event_id and body were triaged before"
+            ),
+            **CONFLICT,
+        },
+    )
     async def triage_exception(
         self,
         request: Request[Actor, Any, State],
@@ -36,9 +60,10 @@ class CaseController(Controller):
         runtime.metrics.observe(case, created)
         return Response(case, status_code=201 if created else 200)
 
-    @get("/v1/cases", summary="Cases, newest first, cursor-paginated")
+    @get("/v1/cases", summary="Cases, newest first, cursor-paginated (an agent sees their teams' cases)")
     async def list_cases(
         self,
+        request: Request[Actor, Any, State],
         runtime: Runtime,
         status: str | None = None,
         label: str | None = None,
@@ -53,14 +78,17 @@ class CaseController(Controller):
             label=label,
             customer_id=customer_id,
             team=team,
+            visible_teams=visible_teams(request.user),
             cursor=cursor,
             limit=limit,
         )
         return CasePage(items=cases, next_cursor=next_cursor)
 
-    @get("/v1/cases/{case_id:str}", summary="One case")
-    async def get_case(self, case_id: str, runtime: Runtime) -> TriageCase:
-        return await asyncio.to_thread(runtime.require_cases().get, case_id)
+    @get("/v1/cases/{case_id:str}", summary="One case", responses=NOT_FOUND)
+    async def get_case(
+        self, request: Request[Actor, Any, State], case_id: str, runtime: Runtime
+    ) -> TriageCase:
+        return await visible_case(runtime, request.user, case_id)
 
     @post(
         "/v1/cases/{case_id:str}/resolution", summary="Record the final outcome; the case joins the history"

@@ -22,6 +22,8 @@ class CaseFilters:
     label: str | None = None
     customer_id: str | None = None
     team: str | None = None
+    visible_teams: frozenset[str] | None = None
+    """None: every team; otherwise only cases owned by one of these teams (an agent's queues)."""
 
 
 def encode_cursor(created_at: datetime, case_id: str) -> str:
@@ -77,6 +79,8 @@ class CaseRepository:
             statement = statement.where(CaseRow.customer_id == filters.customer_id)
         if filters.team is not None:
             statement = statement.where(CaseRow.team == filters.team)
+        if filters.visible_teams is not None:
+            statement = statement.where(CaseRow.team.in_(sorted(filters.visible_teams)))
         if cursor:
             created_at, case_id = decode_cursor(cursor)
             statement = statement.where(

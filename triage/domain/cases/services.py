@@ -134,12 +134,15 @@ class CaseService:
         label: str | None = None,
         customer_id: str | None = None,
         team: str | None = None,
+        visible_teams: frozenset[str] | None = None,
         cursor: str | None = None,
         limit: int = 50,
     ) -> tuple[list[TriageCase], str | None]:
         """Cases newest first, filtered; the second value is the cursor of the next page (or None)."""
         limit = max(1, min(limit, MAX_PAGE))
-        filters = CaseFilters(status=status, label=label, customer_id=customer_id, team=team)
+        filters = CaseFilters(
+            status=status, label=label, customer_id=customer_id, team=team, visible_teams=visible_teams
+        )
         with read_snapshot(self.sessions) as session:
             rows = self.repository.page(session, filters, cursor=cursor, limit=limit + 1)
             page = rows[:limit]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from triage.core.actors import Actor
@@ -31,6 +32,13 @@ class ReviewController(Controller):
         "/v1/cases/{case_id:str}/decisions",
         summary="Approve, reject or edit-and-approve one item",
         status_code=201,
+        responses={
+            403: ResponseSpec(
+                None, description="The caller may not decide this item (role, team, limit, four-eyes)"
+            ),
+            404: ResponseSpec(None, description="No such case or item"),
+            409: ResponseSpec(None, description="The item was decided or changed meanwhile"),
+        },
     )
     async def decide(
         self,
