@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -96,3 +97,39 @@ class SentenceTransformerEmbedder:
                 show_progress_bar=show_progress,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+
+class CachingEmbedder:
+    """An embedder that remembers its last few thousand texts.
+
+    One triage call embeds the same text for the classifier and for the similar-case search; the cache makes the
+    second call free. Bounded (LRU) and thread-safe.
+    """
+
+    def __init__(self, inner: Embedder, *, size: int = 2048) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dimension = inner.dimension
+        self._size = size
+        self._cache: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str]) -> NDArray[np.float32]:
+        with self._lock:
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+            for text in known:
+                self._cache.move_to_end(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            vectors = self.inner.embed(missing)
+            fresh = dict(zip(missing, vectors, strict=True))
+            with self._lock:
+                for text, vector in fresh.items():
+                    self._cache[text] = vector
+                    self._cache.move_to_end(text)
+                while len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
+            known.update(fresh)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([known[t] for t in texts]).astype(np.float32, copy=False)

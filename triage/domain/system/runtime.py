@@ -77,7 +77,7 @@ class Runtime:
         from triage.domain.reviews.services import ReviewService
         from triage.engines.classifier import load_classifier
         from triage.engines.drafting import build_drafter
-        from triage.engines.embedder import SentenceTransformerEmbedder
+        from triage.engines.embedder import CachingEmbedder, SentenceTransformerEmbedder
         from triage.engines.policy.loader import PolicyStore
         from triage.engines.policy.taxonomy import load_taxonomy
 
@@ -91,8 +91,8 @@ class Runtime:
         self.audit = AuditService(self.sessions, settings)
         self.cases = CaseService(self.sessions, self.audit)
         self.reviews = ReviewService(self.sessions, self.audit, self.policies)
-        self.embedder = SentenceTransformerEmbedder(
-            settings.embedding_model, batch_size=settings.embedding_batch_size
+        self.embedder = CachingEmbedder(
+            SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
         )
         model_dir = settings.resolved_model_dir
         if not (model_dir / "metadata.json").is_file():
