@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from triage.core.actors import Actor
-from triage.core.errors import ConfigurationError, TriageError, UpstreamUnavailable
+from triage.core.errors import ConfigurationError, InvalidInput, TriageError, UpstreamUnavailable
 from triage.domain.cases.schemas import ResolutionCreate, TriageCase
 from triage.domain.system.metrics import Metrics
 
@@ -228,7 +228,9 @@ class Runtime:
             self.audit.record_event(
                 actor, "policy.reload_refused", outcome="refused", reason=exc.detail, details={"kept": before}
             )
-            raise
+            raise InvalidInput(
+                f"the policy file is invalid; the previous policy stays in force: {exc.detail}"
+            ) from exc
         if changed:
             after = self.policies.current.version_hash
             self.audit.record_event(
@@ -248,7 +250,7 @@ class Runtime:
             self._policy_mtime = mtime
             try:
                 self.reload_policy(Actor.system())
-            except ConfigurationError as exc:
+            except InvalidInput as exc:
                 log.error("policy reload refused, the previous policy stays in force: %s", exc.detail)
 
     def escalate_overdue(self) -> None:
