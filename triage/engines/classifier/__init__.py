@@ -13,12 +13,14 @@ from triage.core.errors import ArtifactError
 from triage.engines.classifier.artifact import read_artifact
 from triage.engines.classifier.metrics import classification_metrics
 from triage.engines.classifier.model import (
+    MEMBERS,
+    TEXT_MEMBERS,
     Alternative,
     Ensemble,
     LinearHead,
     Prediction,
     TextClassifier,
-    restore_char_vectorizer,
+    restore_vectorizer,
 )
 from triage.engines.classifier.training import Recipe, train_classifier
 
@@ -55,19 +57,21 @@ def load_classifier(model_dir: Path, embedder: Embedder) -> TextClassifier:
     try:
         calibration = metadata["calibration"]
         n_labels = len(metadata["labels"])
-        ensemble = Ensemble(
-            embedding_head=LinearHead(tensors["embedding.coef"], tensors["embedding.intercept"]),
-            char_head=LinearHead(tensors["char.coef"], tensors["char.intercept"]),
-            char_vectorizer=restore_char_vectorizer(vocabulary, tensors["char.idf"]),
-            char_weight=float(calibration["char_weight"]),
-            temperature=float(calibration["temperature"]),
+        weights = {name: float(w) for name, w in calibration["weights"].items() if float(w) > 0}
+        if not weights or not set(weights) <= set(MEMBERS):
+            raise ValueError(f"member weights {calibration['weights']!r}")
+        heads = {name: LinearHead(tensors[f"{name}.coef"], tensors[f"{name}.intercept"]) for name in weights}
+        vectorizers = {
+            name: restore_vectorizer(name, vocabulary[name], tensors[f"{name}.idf"])
+            for name in weights
+            if name in TEXT_MEMBERS
+        }
+        ensemble = Ensemble(heads, vectorizers, weights, float(calibration["temperature"]))
+        widths = {name: len(vocabulary[name]) for name in vectorizers} | {"embedding": embedder.dimension}
+        shapes_ok = all(head.coef.shape == (n_labels, widths[name]) for name, head in heads.items()) and all(
+            tensors[f"{name}.idf"].shape == (widths[name],) for name in vectorizers
         )
-        shapes_ok = (
-            tensors["embedding.coef"].shape == (n_labels, embedder.dimension)
-            and tensors["char.coef"].shape == (n_labels, len(vocabulary))
-            and tensors["char.idf"].shape == (len(vocabulary),)
-        )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ArtifactError(f"{model_dir}: incomplete artifact ({exc!r} missing or invalid)") from exc
     if not shapes_ok:
         raise ArtifactError(

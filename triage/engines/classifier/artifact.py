@@ -3,7 +3,7 @@
 Layout of an artifact directory::
 
     weights.safetensors   every numeric array of the recipe (float32)
-    vocabulary.json       the character n-grams of the TF-IDF member, in column order
+    vocabulary.json       per TF-IDF member (``char``, ``word``), its n-grams in column order
     metadata.json         version, embedding model, labels, data hash, metrics, calibration, recipe, file hashes
 
 ``version`` is one content hash over the weight files. ``metadata.json`` carries the hash of each file and a
@@ -26,7 +26,7 @@ WEIGHTS_FILE = "weights.safetensors"
 VOCABULARY_FILE = "vocabulary.json"
 METADATA_FILE = "metadata.json"
 WEIGHT_FILES = (WEIGHTS_FILE, VOCABULARY_FILE)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _metadata_digest(metadata: dict[str, Any]) -> str:
@@ -34,7 +34,10 @@ def _metadata_digest(metadata: dict[str, Any]) -> str:
 
 
 def write_artifact(
-    out_dir: Path, tensors: dict[str, NDArray[np.float32]], vocabulary: list[str], metadata: dict[str, Any]
+    out_dir: Path,
+    tensors: dict[str, NDArray[np.float32]],
+    vocabulary: dict[str, list[str]],
+    metadata: dict[str, Any],
 ) -> dict[str, Any]:
     """Write the artifact and return the completed metadata (``version``, file hashes, self-hash)."""
     from safetensors.numpy import save_file
@@ -57,7 +60,9 @@ def write_artifact(
     return completed
 
 
-def read_artifact(model_dir: Path) -> tuple[dict[str, Any], dict[str, NDArray[np.float32]], list[str]]:
+def read_artifact(
+    model_dir: Path,
+) -> tuple[dict[str, Any], dict[str, NDArray[np.float32]], dict[str, list[str]]]:
     """Read and verify an artifact; ``ArtifactError`` names the missing or modified file."""
     from safetensors.numpy import load_file
 

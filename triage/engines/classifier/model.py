@@ -1,12 +1,14 @@
-"""The served classifier: an ensemble of two linear heads, temperature-scaled.
+"""The served classifier: an ensemble of linear heads, mixed in log-probability space and temperature-scaled.
 
-Members (both see the same training rows plus one noisy copy of each, see ``augment``):
+Members (all see the same training rows plus one noisy copy of each, see ``augment``):
 
 * ``embedding``: multinomial logistic regression on the frozen sentence embedding (meaning, paraphrase).
 * ``char``: multinomial logistic regression on TF-IDF of character 2-5-grams within words (spelling
   variants, typos, keywords the encoder blurs).
+* ``word``: multinomial logistic regression on TF-IDF of word unigrams and bigrams (exact keywords).
 
-Their log-probabilities are mixed with a weight and divided by a temperature, both fitted on held-out folds.
+Their log-probabilities are mixed with weights and divided by a temperature, both fitted on held-out rows.
+A member whose weight is zero is neither trained in the final model nor stored.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from triage.engines.embedder import Embedder
 
 CHAR_NGRAM_RANGE = (2, 5)
+WORD_NGRAM_RANGE = (1, 2)
 TOP_K = 3
 
 
@@ -54,30 +57,44 @@ class LinearHead:
         return np.asarray(log_softmax(np.asarray(logits, dtype=np.float64), axis=1))
 
 
+MEMBERS = ("embedding", "char", "word")
+TEXT_MEMBERS = ("char", "word")
+
+
 @dataclass(frozen=True)
 class Ensemble:
-    embedding_head: LinearHead
-    char_head: LinearHead
-    char_vectorizer: TfidfVectorizer
-    char_weight: float
+    heads: dict[str, LinearHead]
+    vectorizers: dict[str, TfidfVectorizer]
+    weights: dict[str, float]
     temperature: float
 
     def combined_log_proba(self, embeddings: NDArray[np.float32], texts: list[str]) -> NDArray[np.float64]:
         """Uncalibrated mixture score (divide by ``temperature`` before the softmax)."""
-        emb = self.embedding_head.log_proba(embeddings)
-        char = self.char_head.log_proba(self.char_vectorizer.transform(texts))
-        return (1.0 - self.char_weight) * emb + self.char_weight * char
+        total: NDArray[np.float64] | None = None
+        for name, head in self.heads.items():
+            features = embeddings if name == "embedding" else self.vectorizers[name].transform(texts)
+            part = self.weights[name] * head.log_proba(features)
+            total = part if total is None else total + part
+        assert total is not None
+        return total
 
     def proba(self, embeddings: NDArray[np.float32], texts: list[str]) -> NDArray[np.float64]:
         return np.asarray(softmax(self.combined_log_proba(embeddings, texts) / self.temperature, axis=1))
 
 
-def new_char_vectorizer(max_features: int | None = None) -> TfidfVectorizer:
+def _vectorizer_options(member: str) -> dict[str, Any]:
+    if member == "char":
+        return {"analyzer": "char_wb", "ngram_range": CHAR_NGRAM_RANGE}
+    if member == "word":
+        return {"analyzer": "word", "ngram_range": WORD_NGRAM_RANGE, "token_pattern": r"(?u)\b\w+\b"}
+    raise ValueError(f"unknown text member {member!r}")
+
+
+def new_vectorizer(member: str, max_features: int | None = None) -> TfidfVectorizer:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(
-        analyzer="char_wb",
-        ngram_range=CHAR_NGRAM_RANGE,
+        **_vectorizer_options(member),
         lowercase=True,
         sublinear_tf=True,
         min_df=2,
@@ -86,13 +103,12 @@ def new_char_vectorizer(max_features: int | None = None) -> TfidfVectorizer:
     )
 
 
-def restore_char_vectorizer(vocabulary: list[str], idf: NDArray[np.float32]) -> TfidfVectorizer:
+def restore_vectorizer(member: str, vocabulary: list[str], idf: NDArray[np.float32]) -> TfidfVectorizer:
     """A fitted vectorizer rebuilt from plain data (no pickle)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vectorizer = TfidfVectorizer(
-        analyzer="char_wb",
-        ngram_range=CHAR_NGRAM_RANGE,
+        **_vectorizer_options(member),
         lowercase=True,
         sublinear_tf=True,
         vocabulary={gram: i for i, gram in enumerate(vocabulary)},
@@ -102,7 +118,7 @@ def restore_char_vectorizer(vocabulary: list[str], idf: NDArray[np.float32]) -> 
     return vectorizer
 
 
-def char_vocabulary(vectorizer: TfidfVectorizer) -> list[str]:
+def vectorizer_vocabulary(vectorizer: TfidfVectorizer) -> list[str]:
     vocab: dict[str, int] = vectorizer.vocabulary_
     ordered = [""] * len(vocab)
     for gram, i in vocab.items():
