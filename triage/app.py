@@ -90,6 +90,15 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return response
 
 
+def _bad_encoding(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[Any]:
+    return problem(
+        request,
+        400,
+        "Invalid request",
+        f"the request body is not valid UTF-8 ({exc.reason} at byte {exc.start})",
+    )
+
+
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
@@ -173,6 +182,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         NotAuthorizedException: _http_error,
         PermissionDeniedException: _http_error,
         HTTPException: _http_error,
+        UnicodeDecodeError: _bad_encoding,
         Exception: _unexpected_error,
     }
     app = Litestar(
