@@ -1,0 +1,185 @@
+"""The whole pipeline over HTTP on the real app: classify → retrieve → draft → check → gate → persist → audit."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.live_app import AGENT, COMPLIANCE, WORKFLOW, LiveApp, live_app
+
+TEST_CASES = Path("eval/datasets/order_exceptions/test.jsonl")
+
+
+def shipped_test_events(n: int) -> list[dict[str, Any]]:
+    with TEST_CASES.open(encoding="utf-8") as handle:
+        return [json.loads(line)["event"] for _, line in zip(range(n), handle, strict=False)]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+    with live_app(tmp_path_factory.mktemp("flow")) as app:
+        yield app
+
+
+def post(env: LiveApp, body: Any, **params: Any) -> Any:
+    return env.client.post("/v1/exceptions", json=body, params=params, headers=env.auth(WORKFLOW))
+
+
+def test_probes_and_model_versions(env: LiveApp) -> None:
+    assert env.client.get("/health").json() == {"status": "ok"}
+    ready = env.client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["components"]["model"]["ok"] is True
+    model = env.client.get("/v1/model", headers=env.auth(WORKFLOW)).json()
+    assert model["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert "inventory_shortage" in model["labels"]
+    assert env.client.get("/schema/openapi.json").status_code == 200
+
+
+def test_a_shipped_case_is_triaged_with_evidence_drafts_and_versions(env: LiveApp) -> None:
+    event = shipped_test_events(1)[0]
+    response = post(env, event)
+    assert response.status_code == 201, response.text
+    case = response.json()
+    assert case["event_id"] == event["event_id"]
+    classification = case["classification"]
+    assert 0.0 <= classification["confidence"] <= 1.0
+    assert len(classification["alternatives"]) == 3
+    assert classification["alternatives"][0]["label"] == classification["label"]
+    assert len(case["similar_cases"]) == 5
+    assert all(0 < s["score"] <= 1.0001 and s["resolution"] for s in case["similar_cases"])
+    predicted = case["predicted_resolution"]
+    assert predicted is not None and predicted["support"] >= 0 and predicted["total_weight"] > 0
+    drafts = case["drafts"]
+    for kind in ("summary", "customer_update"):
+        assert drafts[kind]["generator"] == "template"
+        assert drafts[kind]["text"]
+        assert drafts[kind]["findings"] == []
+    assert (
+        drafts["customer_update"]["status"] != "auto_approved" or case["gate"]["decision"] == "auto_approved"
+    )
+    assert set(case["versions"]) >= {"model", "policy", "prompts"}
+    assert all(case["versions"][k] for k in ("model", "policy", "prompts"))
+    assert case["degraded"] == []
+    assert case["gate"]["decision"] in {"auto_approved", "needs_review", "blocked"}
+    assert case["gate"]["reasons"], "every gate decision carries its reasons"
+
+
+def test_replay_and_conflict(env: LiveApp) -> None:
+    event = shipped_test_events(2)[1]
+    first = post(env, event)
+    again = post(env, event)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    changed = copy.deepcopy(event)
+    changed["description"] = changed["description"] + " (amended)"
+    conflict = post(env, changed)
+    assert conflict.status_code == 409
+    assert conflict.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda e: e.update(description=" \t "), "description"),
+        (lambda e: e["order"]["lines"][0].update(quantity_ordered=-5), "quantity_ordered"),
+        (lambda e: e.update(surprise="field"), "surprise"),
+        (lambda e: e["order"].update(promised_date="1999-01-01"), "order"),
+    ],
+)
+def test_bad_events_are_422_problems_naming_the_field(env: LiveApp, mutate: Any, field: str) -> None:
+    event = copy.deepcopy(shipped_test_events(1)[0])
+    mutate(event)
+    response = post(env, event)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == 422
+    assert any(field in (err.get("field") or "") for err in body["errors"]) or field in body["detail"]
+
+
+def test_non_utf8_and_oversize_bodies_are_4xx(env: LiveApp) -> None:
+    headers = {**env.auth(WORKFLOW), "Content-Type": "application/json"}
+    garbage = env.client.post("/v1/exceptions", content=b'{"event_id": "\xff\xfe"}', headers=headers)
+    assert 400 <= garbage.status_code < 500
+    assert "Traceback" not in garbage.text
+    event = shipped_test_events(1)[0]
+    event["description"] = "x" * 1_000_000
+    huge = post(env, event)
+    assert huge.status_code in (413, 422)
+
+
+def test_resolution_feeds_the_history(env: LiveApp) -> None:
+    events = shipped_test_events(40)
+    event = copy.deepcopy(events[5])
+    event["event_id"] = "EVT-FEEDBACK-0001"
+    event["description"] = (
+        "Zebra-striped pallet wrap tore in lane 7; SKU 77-QQ-ZEBRA quarantined, 12 cartons crushed"
+    )
+    case = post(env, event).json()
+    body = {
+        "outcome": "resolved",
+        "resolution_action": "manual_triage",
+        "resolution": "Re-wrapped the zebra pallet and re-shipped 12 cartons of 77-QQ-ZEBRA.",
+        "hours_to_resolve": 3.5,
+    }
+    url = f"/v1/cases/{case['case_id']}/resolution"
+    first = env.client.post(url, json=body, headers=env.auth(WORKFLOW))
+    assert first.status_code == 201, first.text
+    assert env.client.post(url, json=body, headers=env.auth(WORKFLOW)).status_code == 200
+    other = {**body, "outcome": "escalated"}
+    assert env.client.post(url, json=other, headers=env.auth(WORKFLOW)).status_code == 409
+    missing = env.client.post("/v1/cases/case_nope/resolution", json=body, headers=env.auth(WORKFLOW))
+    assert missing.status_code == 404
+
+    near = copy.deepcopy(event)
+    near["event_id"] = "EVT-FEEDBACK-0002"
+    near["description"] = (
+        "Zebra-striped pallet wrap torn in lane 7, SKU 77-QQ-ZEBRA quarantined; 12 cartons crushed"
+    )
+    found = post(env, near).json()
+    assert case["case_id"] in [s["case_id"] for s in found["similar_cases"]]
+
+
+def test_retrieval_outage_degrades_and_never_auto_approves(env: LiveApp) -> None:
+    runtime = env.runtime
+    flow = runtime.flow
+    saved = flow.store
+    runtime.store.close()
+    try:
+        event = shipped_test_events(60)[50]
+        event["event_id"] = "EVT-DEGRADED-0001"
+        case = post(env, event).json()
+    finally:
+        runtime.open_store()
+        flow.store = runtime.store
+    assert saved is not None
+    assert case["similar_cases"] == []
+    assert "retrieval" in case["degraded"]
+    assert case["gate"]["decision"] != "auto_approved"
+    assert all(r["status"] != "auto_approved" for r in case["recommendations"])
+
+
+def test_the_audit_log_tells_the_whole_story(env: LiveApp) -> None:
+    event = shipped_test_events(80)[70]
+    case = post(env, event).json()
+    page = env.client.get("/v1/audit", params={"case_id": case["case_id"]}, headers=env.auth(COMPLIANCE))
+    assert page.status_code == 200, page.text
+    records = page.json()["items"]
+    actions = [r["action"] for r in records]
+    for expected in ("case.received", "case.classified", "case.retrieved", "case.drafted", "case.gated"):
+        assert expected in actions
+    classified = next(r for r in records if r["action"] == "case.classified")
+    assert classified["model_version"] == case["versions"]["model"]
+    assert classified["policy_version"] == case["versions"]["policy"]
+    assert classified["confidence"] is not None and classified["threshold"] is not None
+    retrieved = next(r for r in records if r["action"] == "case.retrieved")
+    assert retrieved["neighbour_ids"] == [s["case_id"] for s in case["similar_cases"]]
+    verify = env.client.get("/v1/audit/verify", headers=env.auth(COMPLIANCE)).json()
+    assert verify["ok"] is True
+    assert env.client.get("/v1/audit", headers=env.auth(AGENT)).status_code == 403
