@@ -7,7 +7,7 @@ import sys
 import time
 
 from triage.config import get_settings
-from triage.core.errors import TriageError
+from triage.core.errors import ArtifactError, TriageError
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -47,7 +47,7 @@ def _bootstrap() -> int:
     from triage.commands.retrieval import bootstrap_history
     from triage.db.engine import create_session_factory
     from triage.db.migrate import upgrade_database
-    from triage.engines.classifier import train_classifier
+    from triage.engines.classifier import load_classifier, train_classifier
     from triage.engines.datasets import load_labelled
     from triage.engines.embedder import SentenceTransformerEmbedder
     from triage.engines.policy.loader import PolicyStore
@@ -66,7 +66,14 @@ def _bootstrap() -> int:
     model_dir = settings.resolved_model_dir
     trained = False
     if (model_dir / "metadata.json").is_file():
-        print(f"model: {model_dir} exists, kept", file=sys.stderr)
+        try:
+            load_classifier(model_dir, embedder)
+        except ArtifactError as exc:
+            raise ArtifactError(
+                f"the model at {model_dir} is unusable ({exc.detail}); remove that folder to let bootstrap "
+                "train the default model again, or point TRIAGE_MODEL_DIR at an artifact made by `triage train`"
+            ) from exc
+        print(f"model: {model_dir} exists and loads, kept", file=sys.stderr)
     else:
         print(f"model: training the default classifier on {settings.history_file}", file=sys.stderr)
         rows = load_labelled(settings.history_file)
