@@ -38,7 +38,7 @@ from scipy.special import softmax
 from triage.engines.classifier.augment import perturb
 from triage.engines.classifier.calibration import fit_temperature
 from triage.engines.classifier.metrics import coverage_at_precision, expected_calibration_error
-from triage.engines.classifier.model import MEMBERS, new_vectorizer
+from triage.engines.classifier.model import EMBEDDING_MEMBERS, MEMBERS, new_vectorizer
 from triage.engines.classifier.training import Recipe, _fit_lr, choose_weights
 
 
@@ -87,7 +87,7 @@ def member_oof(
             else np.zeros(len(tr), bool)
         )
         vectorizer: Any = None
-        if member == "embedding":
+        if member in EMBEDDING_MEMBERS:
             train = np.where(copy[:, None], data["emb_train_noise"][idx], data["emb"][idx])
         else:
             vectorizer = new_vectorizer(member, recipe.max_features_of(member))
@@ -98,7 +98,11 @@ def member_oof(
         def featurize(emb: np.ndarray, texts: list[str], v: Any = vectorizer) -> Any:
             return emb if v is None else v.transform(texts)
 
-        head, _ = _fit_lr(train, y[idx], recipe.c_of(member), recipe.max_iter)
+        head: Any = (
+            recipe.neighbours(train, y[idx], n_labels)
+            if member == "knn"
+            else _fit_lr(train, y[idx], recipe.c_of(member), recipe.max_iter)[0]
+        )
         out["clean"][te] = head.log_proba(featurize(data["emb"][te], [data["texts"][i] for i in te]))
         out["perturbed"][te] = head.log_proba(
             featurize(data["emb_test_noise"][te], [data["noisy_test"][i] for i in te])
@@ -143,7 +147,10 @@ def run(data_path: Path, scheme: str, cache: Path, k: int, augment: bool, recipe
     tag = f"{data_path.parent.name}-{scheme}-{k}-{'aug' if augment else 'noaug'}"
     oof = {}
     for member in MEMBERS:
-        path = cache / f"oof-{tag}-{member}-C{recipe.c_of(member):g}-it{recipe.max_iter}.npz"
+        knobs = (
+            f"k{recipe.knn_k}-t{recipe.knn_temperature:g}" if member == "knn" else f"C{recipe.c_of(member):g}"
+        )
+        path = cache / f"oof-{tag}-{member}-{knobs}-it{recipe.max_iter}.npz"
         started = time.monotonic()
         if path.is_file():
             oof[member] = dict(np.load(path))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from triage.core.errors import ArtifactError
 from triage.engines.classifier.artifact import read_artifact
 from triage.engines.classifier.metrics import classification_metrics
@@ -18,6 +20,7 @@ from triage.engines.classifier.model import (
     Alternative,
     Ensemble,
     LinearHead,
+    NeighbourHead,
     Prediction,
     TextClassifier,
     restore_vectorizer,
@@ -60,7 +63,20 @@ def load_classifier(model_dir: Path, embedder: Embedder) -> TextClassifier:
         weights = {name: float(w) for name, w in calibration["weights"].items() if float(w) > 0}
         if not weights or not set(weights) <= set(MEMBERS):
             raise ValueError(f"member weights {calibration['weights']!r}")
-        heads = {name: LinearHead(tensors[f"{name}.coef"], tensors[f"{name}.intercept"]) for name in weights}
+        heads: dict[str, LinearHead | NeighbourHead] = {}
+        for name in weights:
+            if name == "knn":
+                bank, bank_labels = tensors["knn.bank"], tensors["knn.labels"].astype(np.int64)
+                if bank.shape != (len(bank_labels), embedder.dimension) or not (
+                    bank_labels.min() >= 0 and bank_labels.max() < n_labels
+                ):
+                    raise ValueError("knn bank shape or labels")
+                knn = calibration["knn"]
+                heads[name] = NeighbourHead(
+                    bank, bank_labels, n_labels, int(knn["k"]), float(knn["temperature"])
+                )
+            else:
+                heads[name] = LinearHead(tensors[f"{name}.coef"], tensors[f"{name}.intercept"])
         vectorizers = {
             name: restore_vectorizer(name, vocabulary[name], tensors[f"{name}.idf"])
             for name in weights
@@ -68,9 +84,11 @@ def load_classifier(model_dir: Path, embedder: Embedder) -> TextClassifier:
         }
         ensemble = Ensemble(heads, vectorizers, weights, float(calibration["temperature"]))
         widths = {name: len(vocabulary[name]) for name in vectorizers} | {"embedding": embedder.dimension}
-        shapes_ok = all(head.coef.shape == (n_labels, widths[name]) for name, head in heads.items()) and all(
-            tensors[f"{name}.idf"].shape == (widths[name],) for name in vectorizers
-        )
+        shapes_ok = all(
+            head.coef.shape == (n_labels, widths[name])
+            for name, head in heads.items()
+            if isinstance(head, LinearHead)
+        ) and all(tensors[f"{name}.idf"].shape == (widths[name],) for name in vectorizers)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ArtifactError(f"{model_dir}: incomplete artifact ({exc!r} missing or invalid)") from exc
     if not shapes_ok:

@@ -6,6 +6,7 @@ Members (all see the same training rows plus one noisy copy of each, see ``augme
 * ``char``: multinomial logistic regression on TF-IDF of character 2-5-grams within words (spelling
   variants, typos, keywords the encoder blurs).
 * ``word``: multinomial logistic regression on TF-IDF of word unigrams and bigrams (exact keywords).
+* ``knn``: a soft k-nearest-neighbour vote over the training embeddings (local structure a linear head misses).
 
 Their log-probabilities are mixed with weights and divided by a temperature, both fitted on held-out rows.
 A member whose weight is zero is neither trained in the final model nor stored.
@@ -57,13 +58,40 @@ class LinearHead:
         return np.asarray(log_softmax(np.asarray(logits, dtype=np.float64), axis=1))
 
 
-MEMBERS = ("embedding", "char", "word")
+@dataclass(frozen=True)
+class NeighbourHead:
+    """Soft k-nearest-neighbour vote: each of the ``k`` most cosine-similar training rows votes for its label
+    with weight ``exp((similarity - 1) / temperature)`` (rows are unit-norm). Votes are floored, so no label
+    gets probability zero."""
+
+    bank: NDArray[np.float32]
+    bank_labels: NDArray[np.int64]
+    n_labels: int
+    k: int
+    temperature: float
+
+    def log_proba(self, features: NDArray[np.float32]) -> NDArray[np.float64]:
+        k = min(self.k, len(self.bank))
+        out = np.empty((len(features), self.n_labels))
+        for start in range(0, len(features), 1024):
+            sims = np.asarray(features[start : start + 1024] @ self.bank.T, dtype=np.float64)
+            idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            weight = np.exp((np.take_along_axis(sims, idx, axis=1) - 1.0) / self.temperature)
+            votes = np.full((len(sims), self.n_labels), 1e-6)
+            rows = np.repeat(np.arange(len(sims)), k)
+            np.add.at(votes, (rows, self.bank_labels[idx].ravel()), weight.ravel())
+            out[start : start + len(sims)] = np.log(votes / votes.sum(axis=1, keepdims=True))
+        return out
+
+
+MEMBERS = ("embedding", "char", "word", "knn")
 TEXT_MEMBERS = ("char", "word")
+EMBEDDING_MEMBERS = ("embedding", "knn")
 
 
 @dataclass(frozen=True)
 class Ensemble:
-    heads: dict[str, LinearHead]
+    heads: dict[str, LinearHead | NeighbourHead]
     vectorizers: dict[str, TfidfVectorizer]
     weights: dict[str, float]
     temperature: float
@@ -72,7 +100,7 @@ class Ensemble:
         """Uncalibrated mixture score (divide by ``temperature`` before the softmax)."""
         total: NDArray[np.float64] | None = None
         for name, head in self.heads.items():
-            features = embeddings if name == "embedding" else self.vectorizers[name].transform(texts)
+            features = embeddings if name in EMBEDDING_MEMBERS else self.vectorizers[name].transform(texts)
             part = self.weights[name] * head.log_proba(features)
             total = part if total is None else total + part
         assert total is not None

@@ -38,9 +38,11 @@ from triage.engines.classifier.augment import perturb
 from triage.engines.classifier.calibration import fit_temperature
 from triage.engines.classifier.metrics import classification_metrics
 from triage.engines.classifier.model import (
+    EMBEDDING_MEMBERS,
     MEMBERS,
     TEXT_MEMBERS,
     LinearHead,
+    NeighbourHead,
     new_vectorizer,
     vectorizer_vocabulary,
 )
@@ -64,6 +66,8 @@ class Recipe:
     augment_copies: int = 1
     folds: int = 5
     holdout_folds: int = 1
+    knn_k: int = 20
+    knn_temperature: float = 0.05
     weight_step: float = 0.1
     max_iter: int = 300
     name: str = (
@@ -71,6 +75,11 @@ class Recipe:
         "held-out mixture weights + temperature"
     )
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def neighbours(
+        self, bank: NDArray[np.float32], labels: NDArray[np.int64], n_labels: int
+    ) -> NeighbourHead:
+        return NeighbourHead(bank, labels, n_labels, self.knn_k, self.knn_temperature)
 
     def c_of(self, member: str) -> float:
         return {"embedding": self.embedding_c, "char": self.char_c, "word": self.word_c}[member]
@@ -183,7 +192,8 @@ def train_classifier(
     noisy = [[perturb(t, rng) for t in texts] for _ in range(recipe.augment_copies)]
     all_texts = texts + [t for copy in noisy for t in copy]
     _say(progress, f"embedding {len(all_texts)} texts ({n} rows + {recipe.augment_copies} noisy copies)")
-    features: dict[str, Any] = {"embedding": embedder.embed(all_texts)}
+    all_emb = embedder.embed(all_texts)
+    features: dict[str, Any] = dict.fromkeys(EMBEDDING_MEMBERS, all_emb)
     vectorizers = {}
     for name in TEXT_MEMBERS:
         vectorizers[name] = new_vectorizer(name, recipe.max_features_of(name))
@@ -206,7 +216,11 @@ def train_classifier(
         tr = expand(train_idx)
         for name in MEMBERS:
             _say(progress, f"held-out fold {k + 1}/{recipe.holdout_folds}: fitting the {name} head")
-            head, warm[name] = _fit_lr(features[name][tr], y_all[tr], recipe.c_of(name), recipe.max_iter)
+            head: LinearHead | NeighbourHead
+            if name == "knn":
+                head = recipe.neighbours(all_emb[tr], y_all[tr], len(labels))
+            else:
+                head, warm[name] = _fit_lr(features[name][tr], y_all[tr], recipe.c_of(name), recipe.max_iter)
             scores[name].append(head.log_proba(features[name][test_idx]))
         held_parts.append(test_idx)
         fold_parts.append(np.full(len(test_idx), k))
@@ -240,8 +254,11 @@ def train_classifier(
             progress,
             f"fitting the final {name} head on all {n} rows (held-out accuracy {cv['accuracy']:.4f})",
         )
-        head, _ = _fit_lr(features[name], y_all, recipe.c_of(name), recipe.max_iter, warm=warm[name])
-        tensors[f"{name}.coef"], tensors[f"{name}.intercept"] = head.coef, head.intercept
+        if name == "knn":
+            tensors["knn.bank"], tensors["knn.labels"] = all_emb, y_all.astype(np.float32)
+            continue
+        final, _ = _fit_lr(features[name], y_all, recipe.c_of(name), recipe.max_iter, warm=warm[name])
+        tensors[f"{name}.coef"], tensors[f"{name}.intercept"] = final.coef, final.intercept
         if name in TEXT_MEMBERS:
             tensors[f"{name}.idf"] = np.asarray(vectorizers[name].idf_, dtype=np.float32)
             vocabulary[name] = vectorizer_vocabulary(vectorizers[name])
@@ -255,7 +272,12 @@ def train_classifier(
         "rows_per_label": {label: int(c) for label, c in sorted(Counter(r.label for r in rows).items())},
         "seed": seed,
         "recipe": recipe_record,
-        "calibration": {"method": "temperature", "temperature": temperature, "weights": weights},
+        "calibration": {
+            "method": "temperature",
+            "temperature": temperature,
+            "weights": weights,
+            "knn": {"k": recipe.knn_k, "temperature": recipe.knn_temperature},
+        },
         "metrics": {
             "cv_folds": folds,
             "cv_held_out_folds": min(recipe.holdout_folds, folds),
