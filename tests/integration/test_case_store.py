@@ -261,3 +261,48 @@ def test_matrix_store_survives_reopen_and_a_torn_write(
     finally:
         store.close()
     assert (folder / "payloads.jsonl").read_text(encoding="utf-8").count("\n") == len(cases)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_learnt_projection_is_part_of_the_recorded_vector_space(tmp_path: Path, backend: str) -> None:
+    from triage.engines.retrieval.metric import Projection, fit_projection
+    from triage.engines.retrieval.projected import ProjectedCaseStore
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 8))
+    labels = [f"l{i % 3}" for i in range(60)]
+    vectors = np.stack([centres[i % 3] + 0.8 * rng.normal(size=8) for i in range(60)]).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    projection = fit_projection(vectors, labels)
+    assert isinstance(projection, Projection) and projection.matrix.shape == (8, 8)
+    assert fit_projection(vectors[:5], labels[:5]) is None  # too little to learn from
+
+    settings = settings_for(tmp_path)
+    rows = [
+        HistoricalCase.from_labelled(row, i) for i, row in enumerate(load_labelled_rows(tmp_path, labels))
+    ]
+    store = open_case_store(settings, embedding_model_id="model-a", dimension=8, backend=backend)
+    assert isinstance(store, ProjectedCaseStore)
+    store.adopt_projection(projection)
+    assert store.model_id == f"model-a+proj:{projection.digest}"
+    store.upsert(rows, vectors)
+    with pytest.raises(ConfigurationError):
+        store.adopt_projection(projection)  # a filled collection keeps its space
+    top = store.search(vectors[0], k=3)
+    assert top[0].case_id == rows[0].case_id and top[0].score == pytest.approx(1.0, abs=1e-4)
+    store.close()
+
+    reopened = open_case_store(settings, embedding_model_id="model-a", dimension=8, backend=backend)
+    assert (
+        reopened.model_id == store.model_id and reopened.search(vectors[0], k=1)[0].case_id == rows[0].case_id
+    )
+    reopened.close()
+    next(tmp_path.glob("projections/*.npy")).unlink()  # the projection lost: the collection is refused
+    with pytest.raises(ConfigurationError, match="proj:"):
+        open_case_store(settings, embedding_model_id="model-a", dimension=8, backend=backend)
+
+
+def load_labelled_rows(folder: Path, labels: list[str]) -> list[Any]:
+    path = folder / "rows.csv"
+    path.write_text("text,label\n" + "".join(f"case {i},{label}\n" for i, label in enumerate(labels)))
+    return load_labelled(path)

@@ -44,7 +44,7 @@ def _cases(rows: list[LabelledText]) -> list[HistoricalCase]:
 def run_index(args: argparse.Namespace) -> int:
     """Upsert the cases of ``args.data`` into the configured history collection (resumable)."""
     from triage.engines.datasets import load_labelled
-    from triage.engines.retrieval import index_cases, open_case_store
+    from triage.engines.retrieval import index_cases, learn_and_index, open_case_store
 
     try:
         if args.batch_size < 1:
@@ -54,7 +54,9 @@ def run_index(args: argparse.Namespace) -> int:
         embedder = _embedder(settings)
         store = open_case_store(settings, embedding_model_id=embedder.model_id, dimension=embedder.dimension)
         try:
-            summary = index_cases(store, embedder, cases, batch_size=args.batch_size)
+            # an empty collection learns its metric from these cases' labels; a filled one keeps its own
+            fill = learn_and_index if store.count() == 0 else index_cases
+            summary = fill(store, embedder, cases, batch_size=args.batch_size)
             total = store.count()
             mode = store.health().mode
         finally:
@@ -71,7 +73,7 @@ def run_index(args: argparse.Namespace) -> int:
 def bootstrap_history(settings: Settings, embedder: Embedder, store: CaseStore) -> int:
     """Index ``settings.history_file`` when the collection is empty; returns how many cases were indexed."""
     from triage.engines.datasets import load_labelled
-    from triage.engines.retrieval import index_cases
+    from triage.engines.retrieval import learn_and_index
 
     if store.count() > 0:
         return 0
@@ -79,7 +81,7 @@ def bootstrap_history(settings: Settings, embedder: Embedder, store: CaseStore) 
         log.warning("no shipped history at %s: the case collection stays empty", settings.history_file)
         return 0
     cases = _cases(load_labelled(settings.history_file))
-    return index_cases(store, embedder, cases).count
+    return learn_and_index(store, embedder, cases).count
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -129,7 +131,7 @@ def evaluate_retrieval(
 def run_eval_retrieve(args: argparse.Namespace) -> int:
     """Build a throw-away collection from ``--history``, query it with ``--data``, report quality."""
     from triage.engines.datasets import load_labelled
-    from triage.engines.retrieval import index_cases, open_case_store
+    from triage.engines.retrieval import learn_and_index, open_case_store
 
     progress = sys.stderr.isatty()
     started = time.perf_counter()
@@ -152,16 +154,23 @@ def run_eval_retrieve(args: argparse.Namespace) -> int:
             )
             try:
                 mode = store.health().mode
-                index_cases(store, embedder, history, progress=progress, resume=False)
+                # the fresh collection learns its metric from the history's labels, as bootstrap does
+                learn_and_index(store, embedder, history, progress=progress)
                 result = evaluate_retrieval(store, embedder, queries, k=args.k, progress=progress)
+                space = store.model_id
             finally:
                 drop = getattr(store, "drop", None)
                 if on_server and callable(drop):
-                    drop()
+                    drop()  # the collection and its projection file under TRIAGE_HOME
                 store.close()
     except TriageError as exc:
         return _fail(exc)
-    result |= {"history": len(history), "store": mode, "embedding_model": embedder.model_id}
+    result |= {
+        "history": len(history),
+        "store": mode,
+        "embedding_model": embedder.model_id,
+        "vector_space": space,
+    }
     text = json.dumps(result, indent=2)
     seconds = time.perf_counter() - started
     summary = (

@@ -78,11 +78,16 @@ class MatrixCaseStore:
             portalocker.unlock(self._flock)
             self._flock.close()
 
+    def _write_meta(self) -> None:
+        meta = {"embedding_model": self.model_id, "dimension": self.dimension, "schema": SCHEMA_VERSION}
+        tmp = self.folder / (META_FILE + ".tmp")
+        tmp.write_text(json.dumps(meta), encoding="utf-8")
+        tmp.replace(self.folder / META_FILE)
+
     def _check_meta(self) -> None:
         meta_path = self.folder / META_FILE
         if not meta_path.exists():
-            meta = {"embedding_model": self.model_id, "dimension": self.dimension, "schema": SCHEMA_VERSION}
-            meta_path.write_text(json.dumps(meta), encoding="utf-8")
+            self._write_meta()
             return
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         recorded = str(meta.get("embedding_model"))
@@ -255,6 +260,18 @@ class MatrixCaseStore:
         return StoreHealth(
             ok=True, mode=self.mode, points=self._n, detail=f"{self.folder}, model {self.model_id!r}"
         )
+
+    def rebind(self, model_id: str) -> None:
+        """Record another vector space (a learnt projection of the model) on this still empty store."""
+        with self._lock:
+            self._check_open()
+            if self._n > 0:
+                raise ConfigurationError(
+                    f"the case store {self.folder} already holds points of {self.model_id!r}; "
+                    "it cannot change vector space"
+                )
+            self.model_id = model_id
+            self._write_meta()
 
     def drop(self) -> None:
         """Delete every stored case and the folder; the store is closed afterwards."""

@@ -243,6 +243,17 @@ class QdrantCaseStore:
             detail += "; over 20,000 points local mode scans slowly: use a Qdrant server or TRIAGE_CASE_STORE=matrix"
         return StoreHealth(ok=True, mode=self.mode, points=points, detail=detail)
 
+    def rebind(self, model_id: str) -> None:
+        """Record another vector space (a learnt projection of the model) on this still empty collection."""
+        if self.count() > 0:
+            raise ConfigurationError(
+                f"the case collection {self.collection!r} already holds points of {self.model_id!r}; "
+                "it cannot change vector space"
+            )
+        self.model_id = model_id
+        with self._upstream("record the vector space"):
+            self._client.update_collection(self.collection, metadata=self._metadata(), timeout=self._timeout)
+
     def drop(self) -> None:
         """Delete the whole collection (temporary evaluation collections)."""
         with self._upstream("drop the collection"):

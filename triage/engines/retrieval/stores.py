@@ -29,7 +29,37 @@ def open_case_store(
     exact in-process store under ``path`` or ``$TRIAGE_HOME/matrix``. Without ``backend`` the setting
     ``case_store`` is used when present. Raises ``ConfigurationError`` on a model mismatch or a folder
     already opened by another process.
+
+    The store returned is a ``ProjectedCaseStore``: when a learnt projection was fitted for this collection
+    (``projections/<backend>-<collection>.npy`` under ``path`` or ``TRIAGE_HOME``) vectors are indexed and searched in
+    its space, and the collection records ``<model>+proj:<digest>``, so losing or swapping the file is refused.
     """
+    from triage.engines.retrieval.metric import Projection
+    from triage.engines.retrieval.projected import ProjectedCaseStore
+
+    chosen = backend or str(getattr(settings, "case_store", None) or "qdrant")
+    name = collection or settings.qdrant.collection
+    projection_file = (path if path is not None else settings.home) / "projections" / f"{chosen}-{name}.npy"
+    projection = Projection.load(projection_file) if projection_file.is_file() else None
+    space_id = projection.space_id(embedding_model_id) if projection else embedding_model_id
+    inner = _open_backend(
+        settings, model_id=space_id, dimension=dimension, collection=collection, path=path, backend=backend
+    )
+    return ProjectedCaseStore(
+        inner, embedding_model_id=embedding_model_id, projection_file=projection_file, projection=projection
+    )
+
+
+def _open_backend(
+    settings: Settings,
+    *,
+    model_id: str,
+    dimension: int,
+    collection: str | None,
+    path: Path | None,
+    backend: str | None,
+) -> CaseStore:
+    embedding_model_id = model_id
     chosen = backend or str(getattr(settings, "case_store", None) or "qdrant")
     if chosen not in BACKENDS:
         raise ConfigurationError(f"unknown case store {chosen!r}; choose one of {', '.join(BACKENDS)}")
