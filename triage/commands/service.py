@@ -49,7 +49,7 @@ def _bootstrap() -> int:
     from triage.db.migrate import upgrade_database
     from triage.engines.classifier import load_classifier, train_classifier
     from triage.engines.datasets import load_labelled
-    from triage.engines.embedder import SentenceTransformerEmbedder
+    from triage.engines.embedder import CachingEmbedder, SentenceTransformerEmbedder
     from triage.engines.policy.loader import PolicyStore
     from triage.engines.retrieval import open_case_store
 
@@ -62,7 +62,10 @@ def _bootstrap() -> int:
     upgrade_database(settings.resolved_database_url)
     print("database: schema up to date", file=sys.stderr)
 
-    embedder = SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
+    # Training and indexing embed the same history texts: the cache makes the second pass free.
+    embedder = CachingEmbedder(
+        SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size), size=50_000
+    )
     model_dir = settings.resolved_model_dir
     trained = False
     if (model_dir / "metadata.json").is_file():
