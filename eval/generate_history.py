@@ -381,7 +381,7 @@ We need the SDS and certificate for {sku} before we can receive PO {po}.
 Please change the delivery address for PO {po} to our new warehouse at {street}, {city}.
 I think we placed PO {po} twice by mistake, can you check and cancel the duplicate?
 Can you send me a copy of the invoice and the POD for PO {po}? Thanks.
-"""  # noqa: E501
+"""
 
 Tpl = tuple[str, str, str]
 

@@ -64,7 +64,8 @@ def _bootstrap() -> int:
 
     # Training and indexing embed the same history texts: the cache makes the second pass free.
     embedder = CachingEmbedder(
-        SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size), size=50_000
+        SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size),
+        size=50_000,
     )
     model_dir = settings.resolved_model_dir
     trained = False

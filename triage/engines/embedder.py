@@ -71,7 +71,10 @@ class SentenceTransformerEmbedder:
                 f"cannot load embedding model {name!r} offline ({exc}); give a local path or an installed package"
             ) from exc
         self.model_id = model_id or canonical_model_id(name)
-        get_dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        get_dimension = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         dimension = get_dimension()
         if not dimension:
             raise ConfigurationError(f"embedding model {name!r} does not report its dimension")
