@@ -129,6 +129,8 @@ async def _every(seconds: float, job: Callable[[], Any], name: str) -> None:
             await asyncio.to_thread(job)
         except TriageError as exc:
             log.warning("%s failed: %s", name, exc.detail)
+        except Exception:  # a background loop must survive a disk or driver error; logged with its traceback
+            log.exception("%s failed; retrying in %.0f s", name, seconds)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Litestar:

@@ -183,3 +183,46 @@ def test_the_audit_log_tells_the_whole_story(env: LiveApp) -> None:
     verify = env.client.get("/v1/audit/verify", headers=env.auth(COMPLIANCE)).json()
     assert verify["ok"] is True
     assert env.client.get("/v1/audit", headers=env.auth(AGENT)).status_code == 403
+
+
+def _pending_draft(env: LiveApp, event_id: str) -> tuple[str, str]:
+    event = shipped_test_events(120)[110]
+    event["event_id"] = event_id
+    case = post(env, event).json()
+    item_id = case["drafts"]["customer_update"]["item_id"]
+    assert case["drafts"]["customer_update"]["status"] == "pending_review"
+    return case["case_id"], item_id
+
+
+def test_an_agent_cannot_decide_another_teams_item(env: LiveApp) -> None:
+    case_id, item_id = _pending_draft(env, "EVT-OTHER-TEAM-0001")
+    outsider = env.new_key(AGENT, "agent-of-nowhere", ("no_such_team",))
+    body = {"item_id": item_id, "expected_version": 1, "decision": "approve"}
+    refused = env.client.post(
+        f"/v1/cases/{case_id}/decisions", json=body, headers={"Authorization": f"Bearer {outsider}"}
+    )
+    assert refused.status_code == 404, refused.text
+    assert (
+        env.client.get(f"/v1/cases/{case_id}", headers={"Authorization": f"Bearer {outsider}"}).status_code
+        == 404
+    )
+
+
+def test_a_resolved_cases_items_are_closed(env: LiveApp) -> None:
+    case_id, item_id = _pending_draft(env, "EVT-RESOLVED-0001")
+    resolution = {
+        "outcome": "resolved",
+        "resolution_action": "manual_triage",
+        "resolution": "Handled by phone.",
+    }
+    assert (
+        env.client.post(
+            f"/v1/cases/{case_id}/resolution", json=resolution, headers=env.auth(WORKFLOW)
+        ).status_code
+        == 201
+    )
+    body = {"item_id": item_id, "expected_version": 1, "decision": "approve"}
+    late = env.client.post(f"/v1/cases/{case_id}/decisions", json=body, headers=env.auth(AGENT))
+    assert late.status_code == 409, late.text
+    queue = env.client.get("/v1/reviews", params={"limit": 200}, headers=env.auth(AGENT)).json()
+    assert item_id not in {item["item_id"] for item in queue["items"]}

@@ -109,13 +109,17 @@ class TriageFlow:
         severity = self.taxonomy.severity_for(event, label)
         owner_team = self.taxonomy.owner_team(label)
 
+        rules = policy.category(label)
+        abstains = (
+            prediction.confidence < rules.thresholds.review
+        )  # the gate decides; the drafts stay neutral
         step = time.perf_counter()
         drafts = await self.drafter.draft(
             DraftContext(
                 event=event,
                 label=label,
                 confidence=prediction.confidence,
-                abstained=False,
+                abstained=abstains,
                 severity=severity,
                 owner_team=owner_team,
                 neighbours=[_neighbour_facts(n) for n in retrieved.neighbours],
@@ -195,7 +199,8 @@ class TriageFlow:
                 order_value=event.order.order_value,
                 currency=event.order.currency,
                 customer_tier=event.order.customer_tier.value,
-                neighbours=len(retrieved.neighbours),
+                # Only neighbours close enough to count as evidence satisfy "needs similar cases".
+                neighbours=sum(1 for n in retrieved.neighbours if n.score >= policy.retrieval.min_score),
                 predicted_action=retrieved.vote.action if retrieved.vote else None,
                 predicted_confidence=retrieved.vote.confidence if retrieved.vote else None,
                 drafts=[

@@ -23,7 +23,7 @@ from triage.db.engine import read_snapshot, unit_of_work
 from triage.db.tables import CaseRow, DecisionRow, ItemRow
 from triage.domain.audit.schemas import AuditEntryCreate
 from triage.domain.audit.services import AuditService
-from triage.domain.auth.policy import visible_teams
+from triage.domain.auth.policy import may_see_team, visible_teams
 from triage.domain.cases.schemas import ItemStatus
 from triage.domain.reviews.schemas import DecisionCreate, DecisionRead, ReviewItemRead, ReviewQueueRead
 from triage.engines.policy import Policy, approval_requirement, draft_approval_requirement, may_approve
@@ -74,7 +74,7 @@ class ReviewService:
             select(ItemRow, CaseRow).join(CaseRow, CaseRow.case_id == ItemRow.case_id), actor
         )
         statement = (
-            statement.where(ItemRow.status == PENDING)
+            statement.where(ItemRow.status == PENDING, CaseRow.resolution_outcome.is_(None))
             .order_by(ItemRow.review_due_at.is_(None), ItemRow.review_due_at, ItemRow.item_id)
             .offset(offset)
             .limit(limit + 1)
@@ -124,7 +124,11 @@ class ReviewService:
     def _decide(self, session: Session, case_id: str, body: DecisionCreate, actor: Actor) -> DecisionRead:
         case = session.execute(
             select(CaseRow).where(CaseRow.case_id == case_id).with_for_update()
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if case is None or not may_see_team(actor, case.team):
+            raise NotFound(f"no case {case_id!r}")
+        if case.resolution_outcome is not None:
+            raise Conflict(f"case {case_id!r} is resolved ({case.resolution_outcome}); its items are closed")
         item = session.execute(
             select(ItemRow).where(ItemRow.item_id == body.item_id).with_for_update()
         ).scalar_one_or_none()
@@ -309,6 +313,9 @@ class ReviewService:
                         ItemRow.escalated_at.is_(None),
                         ItemRow.review_due_at.is_not(None),
                         ItemRow.review_due_at < now,
+                        ~select(CaseRow.case_id)
+                        .where(CaseRow.case_id == ItemRow.case_id, CaseRow.resolution_outcome.is_not(None))
+                        .exists(),
                     )
                 )
                 .values(escalated_at=now, escalated_to=escalation_role)

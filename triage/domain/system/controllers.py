@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Controller, MediaType, Request, Response, get, post
@@ -29,7 +30,7 @@ class SystemController(Controller):
 
     @get("/metrics", opt={"public": True}, media_type=MediaType.TEXT, summary="Prometheus metrics")
     async def metrics(self, runtime: Runtime) -> Response[bytes]:
-        runtime.components()
+        await asyncio.to_thread(runtime.components)
         return Response(generate_latest(runtime.metrics.registry), media_type="text/plain; version=0.0.4")
 
     @get("/v1/model", summary="The classifier in force")
@@ -42,5 +43,5 @@ class SystemController(Controller):
 
     @post("/v1/policy/reload", summary="Reload the policy file now (audited)", status_code=200)
     async def reload_policy(self, request: Request[Actor, Any, State], runtime: Runtime) -> PolicyRead:
-        runtime.reload_policy(request.user)
+        await asyncio.to_thread(runtime.reload_policy, request.user)
         return PolicyRead.from_runtime(runtime)

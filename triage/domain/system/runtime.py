@@ -57,6 +57,7 @@ class Runtime:
         self.startup_error: str | None = None
         self.started = threading.Event()
         self._policy_mtime = 0.0
+        self._reload_lock = threading.Lock()
 
     def start(self) -> None:
         """Build everything; records (never raises) a start-up failure so ``/ready`` can say what is wrong."""
@@ -65,6 +66,9 @@ class Runtime:
         except TriageError as exc:
             self.startup_error = exc.detail
             log.error("start-up failed: %s", exc.detail)
+        except Exception as exc:  # reported on /ready and logged with its traceback, never hidden
+            self.startup_error = f"{type(exc).__name__}: {exc}"
+            log.exception("start-up failed")
         finally:
             self.started.set()
 
@@ -156,12 +160,12 @@ class Runtime:
     ) -> tuple[TriageCase, bool]:
         """Store the outcome, then add the resolved case to the history so the next similar event finds it."""
         case, created = await asyncio.to_thread(self.require_cases().record_resolution, case_id, body, actor)
-        if created:
-            await asyncio.to_thread(self.add_to_history, case, body)
+        # Also on an identical repeat: the upsert is idempotent, and it indexes a case the store missed before.
+        await asyncio.to_thread(self.add_to_history, case, body)
         return case, created
 
     def add_to_history(self, case: TriageCase, body: ResolutionCreate) -> None:
-        """Index a resolved case; a store outage is logged and retried by the next ``triage index`` / bootstrap."""
+        """Index a resolved case; on a store outage it is logged, and repeating the same resolution indexes it."""
         from triage.core.events import classification_text
         from triage.engines.retrieval import HistoricalCase
 
@@ -219,20 +223,28 @@ class Runtime:
         return self.policies.current.version_hash if self.policies is not None else None
 
     def reload_policy(self, actor: Actor) -> bool:
-        """Reload the policy file if it changed; the reload (or the refusal of an invalid file) is audited."""
+        """Reload the policy file if it changed. The reload is audited BEFORE the new policy is put in force, so
+        a failed audit write leaves the old policy in force; an invalid file is refused (audited) and never
+        replaces the valid one."""
         assert self.policies is not None and self.audit is not None
-        before = self.policies.current.version_hash
-        try:
-            changed = self.policies.reload()
-        except ConfigurationError as exc:
-            self.audit.record_event(
-                actor, "policy.reload_refused", outcome="refused", reason=exc.detail, details={"kept": before}
-            )
-            raise InvalidInput(
-                f"the policy file is invalid; the previous policy stays in force: {exc.detail}"
-            ) from exc
-        if changed:
-            after = self.policies.current.version_hash
+        with self._reload_lock:
+            before = self.policies.current.version_hash
+            try:
+                candidate = self.policies.load_candidate()
+            except ConfigurationError as exc:
+                self.audit.record_event(
+                    actor,
+                    "policy.reload_refused",
+                    outcome="refused",
+                    reason=exc.detail,
+                    details={"kept": before},
+                )
+                raise InvalidInput(
+                    f"the policy file is invalid; the previous policy stays in force: {exc.detail}"
+                ) from exc
+            after = candidate.version_hash
+            if after == before:
+                return False
             self.audit.record_event(
                 actor,
                 "policy.reloaded",
@@ -241,17 +253,29 @@ class Runtime:
                 details={"before": before, "after": after},
                 policy_version=after,
             )
-        return changed
+            self.policies.apply(candidate)
+            return True
 
     def poll_policy(self) -> None:
         """Reload when the policy file's modification time moved (called periodically)."""
         mtime = _mtime(self.settings.policy_file)
-        if mtime != self._policy_mtime and self.policies is not None:
-            self._policy_mtime = mtime
-            try:
-                self.reload_policy(Actor.system())
-            except InvalidInput as exc:
-                log.error("policy reload refused, the previous policy stays in force: %s", exc.detail)
+        if mtime == self._policy_mtime or self.policies is None:
+            return
+        try:
+            self.reload_policy(Actor.system())
+        except InvalidInput as exc:
+            log.error("policy reload refused, the previous policy stays in force: %s", exc.detail)
+        # An audit failure (UpstreamUnavailable) propagates before this line, so the next poll tries again.
+        self._policy_mtime = mtime
+
+    def reconnect_store(self) -> None:
+        """Retry a case store that was unavailable at start-up, so retrieval recovers without a restart."""
+        if self.store is not None or self.embedder is None:
+            return
+        self.open_store()
+        if self.store is not None and self.flow is not None:
+            self.flow.store = self.store
+            log.info("case store available again")
 
     def escalate_overdue(self) -> None:
         if self.reviews is not None:

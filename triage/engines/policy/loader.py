@@ -84,6 +84,15 @@ class PolicyStore:
     def version(self) -> str:
         return self._current.version_hash
 
+    def load_candidate(self) -> Policy:
+        """Read and validate the file without putting it in force (raises ``ConfigurationError``)."""
+        return load_policy(self.path, self._taxonomy)
+
+    def apply(self, policy: Policy) -> None:
+        """Put an already validated policy in force (after its reload has been audited)."""
+        with self._lock:
+            self._current = policy
+
     def reload(self) -> bool:
         """Re-read the file: True when a different valid policy is now in force, False when unchanged.
 
