@@ -108,6 +108,7 @@ class Item:
     requires_role: str | None
     requires_team: str | None
     four_eyes: bool
+    team: str | None = None
     edited_by: str | None = None
     approvals: list[str] = field(default_factory=list)
 
@@ -190,6 +191,7 @@ def _item_from_queue(raw: dict[str, Any]) -> Item:
         requires_role=raw["requires_role"],
         requires_team=raw["requires_team"],
         four_eyes=raw["four_eyes"],
+        team=raw.get("team"),
         edited_by=raw["edited_by"],
     )
 
@@ -247,6 +249,9 @@ class ReviewWorkflow(RuleBasedStateMachine):
             assert response.headers["content-type"].startswith(PROBLEM_JSON), response.text
         if role not in {Role.AGENT, Role.SUPERVISOR}:
             assert status == 403, f"{role} decided an item: {response.text}"
+            return
+        if role is Role.AGENT and item.team not in self.world.teams[who]:
+            assert status == 404, f"an agent decided another team's item: {response.text}"
             return
         if item.status in DECIDED_STATES:
             assert status == 409, f"a decided item was decided again: {response.text}"
