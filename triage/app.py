@@ -83,8 +83,7 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
 
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    extra: dict[str, Any] = {}
-    response = problem(request, exc.status_code, _title(exc.status_code), str(exc.detail), **extra)
+    response = problem(request, exc.status_code, _title(exc.status_code), str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)
     return response

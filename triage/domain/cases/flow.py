@@ -9,7 +9,7 @@ the call fails (nothing happens unrecorded).
 from __future__ import annotations
 
 import asyncio
-import time
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,13 +53,14 @@ if TYPE_CHECKING:
     from triage.engines.policy.taxonomy import Taxonomy
     from triage.engines.retrieval import CaseStore
 
+log = logging.getLogger("triage")
+
 
 @dataclass(frozen=True)
 class Retrieved:
     neighbours: list[Neighbour]
     vote: ResolutionVote | None
     degraded: bool
-    error: str | None
 
 
 class TriageFlow:
@@ -95,16 +96,11 @@ class TriageFlow:
         if replay is not None:
             return replay, False
 
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
         text = classification_text(event)
         prediction = await self.classify(text)
-        timings["classify"] = _ms_since(started)
 
         policy = self.policies.current  # one policy per case, even if a reload lands meanwhile
-        step = time.perf_counter()
         retrieved = await self.retrieve(text, _filters(scope, event, prediction.label), policy)
-        timings["retrieve"] = _ms_since(step)
         label = prediction.label
         severity = self.taxonomy.severity_for(event, label)
         owner_team = self.taxonomy.owner_team(label)
@@ -113,7 +109,6 @@ class TriageFlow:
         abstains = (
             prediction.confidence < rules.thresholds.review
         )  # the gate decides; the drafts stay neutral
-        step = time.perf_counter()
         drafts = await self.drafter.draft(
             DraftContext(
                 event=event,
@@ -126,7 +121,6 @@ class TriageFlow:
                 predicted_action=retrieved.vote.action if retrieved.vote else None,
             )
         )
-        timings["draft"] = _ms_since(step)
 
         degraded = (["retrieval"] if retrieved.degraded else []) + [
             d for d in drafts.degraded if d != "retrieval"
@@ -146,8 +140,6 @@ class TriageFlow:
             gate,
             degraded,
         )
-        timings["total"] = _ms_since(started)
-        record = _with_timings(record, timings)
         return await asyncio.to_thread(self.cases.create, record)
 
     async def classify(self, text: str) -> Prediction:
@@ -157,7 +149,7 @@ class TriageFlow:
     async def retrieve(self, text: str, filters: CaseFilters | None, policy: Policy) -> Retrieved:
         """Similar historical cases and the resolution they vote for; degraded (not failed) when the store is."""
         if self.store is None:
-            return Retrieved([], None, True, "case store not available")
+            return Retrieved([], None, True)
         store = self.store
 
         def search() -> list[Neighbour]:
@@ -169,14 +161,17 @@ class TriageFlow:
                 asyncio.to_thread(search), timeout=self.settings.qdrant_timeout_s
             )
         except (TimeoutError, UpstreamUnavailable) as exc:
-            return Retrieved([], None, True, str(exc) or "timed out")
+            log.warning(
+                "similar-case search unavailable, triage continues degraded: %s", str(exc) or "timed out"
+            )
+            return Retrieved([], None, True)
         vote = predict_resolution(
             neighbours,
             min_score=policy.retrieval.min_score,
             min_agreement=policy.retrieval.min_agreement,
             min_support=policy.retrieval.min_support,
         )
-        return Retrieved(neighbours, vote, False, None)
+        return Retrieved(neighbours, vote, False)
 
     def gate(
         self,
@@ -426,12 +421,3 @@ def _similar_read(n: Neighbour) -> SimilarCaseRead:
         outcome=n.outcome,
         hours_to_resolve=n.hours_to_resolve,
     )
-
-
-def _ms_since(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 2)
-
-
-def _with_timings(record: TriageRecord, timings: dict[str, float]) -> TriageRecord:
-    record.timings_ms.update(timings)
-    return record

@@ -52,4 +52,3 @@ class TriageRecord:
     review_due_at: datetime | None
     escalation_role: str | None
     llm_error: str | None = None
-    timings_ms: dict[str, float] = field(default_factory=dict)
