@@ -38,7 +38,7 @@ from scipy.special import softmax
 from triage.engines.classifier.augment import perturb
 from triage.engines.classifier.calibration import fit_temperature
 from triage.engines.classifier.metrics import coverage_at_precision, expected_calibration_error
-from triage.engines.classifier.model import EMBEDDING_MEMBERS, MEMBERS, new_vectorizer
+from triage.engines.classifier.model import EMBEDDING_MEMBERS, TUNED_MEMBERS, new_vectorizer
 from triage.engines.classifier.training import Recipe, _fit_lr, choose_weights
 
 
@@ -69,6 +69,39 @@ def folds_for(scheme: str, emb: np.ndarray, y: np.ndarray, k: int) -> list[tuple
     return [(np.nonzero(group != f)[0], np.nonzero(group == f)[0]) for f in range(k)]
 
 
+def tuned_embeddings(
+    data: dict[str, Any], folds: list[tuple[np.ndarray, np.ndarray]], cache: Path, tag: str
+) -> list[dict[str, np.ndarray]]:
+    """Per fold: the encoder tuned on that fold's training rows, applied to every text (cached)."""
+    from triage.engines.embedder import SentenceTransformerEmbedder
+    from triage.engines.tuning import TunedEmbedder, fine_tune
+
+    base = SentenceTransformerEmbedder().model
+
+    out = []
+    for f, (tr, _) in enumerate(folds):
+        path = cache / f"tuned-{tag}-fold{f}.npz"
+        if not path.is_file():
+            started = time.monotonic()
+            tensors = fine_tune(
+                base,
+                [data["texts"][i] for i in tr],
+                [data["noisy_train"][i] for i in tr],
+                data["y"][tr],
+                data["n_labels"],
+            )
+            tuned = TunedEmbedder(base, tensors, model_id="cv")
+            arrays = {
+                "emb": tuned.embed(data["texts"]),
+                "emb_train_noise": tuned.embed(data["noisy_train"]),
+                "emb_test_noise": tuned.embed(data["noisy_test"]),
+            }
+            np.savez(path, **arrays)
+            print(json.dumps({"fold": f, "tuned_seconds": round(time.monotonic() - started)}), flush=True)
+        out.append(dict(np.load(path)))
+    return out
+
+
 def member_oof(
     member: str,
     recipe: Recipe,
@@ -79,7 +112,9 @@ def member_oof(
     """Out-of-fold log-probabilities of one member, for clean and perturbed held-out rows."""
     y, n_labels = data["y"], data["n_labels"]
     out = {"clean": np.zeros((len(y), n_labels)), "perturbed": np.zeros((len(y), n_labels))}
-    for tr, te in folds:
+    for f, (tr, te) in enumerate(folds):
+        if member.startswith("tuned"):
+            data = data | data["tuned"][f]
         idx = np.concatenate([tr, tr]) if augment else tr
         copy = (
             np.concatenate([np.zeros(len(tr), bool), np.ones(len(tr), bool)])
@@ -87,7 +122,7 @@ def member_oof(
             else np.zeros(len(tr), bool)
         )
         vectorizer: Any = None
-        if member in EMBEDDING_MEMBERS:
+        if member in EMBEDDING_MEMBERS or member.startswith("tuned"):
             train = np.where(copy[:, None], data["emb_train_noise"][idx], data["emb"][idx])
         else:
             vectorizer = new_vectorizer(member, recipe.max_features_of(member))
@@ -100,8 +135,8 @@ def member_oof(
 
         head: Any = (
             recipe.neighbours(train, y[idx], n_labels)
-            if member == "knn"
-            else _fit_lr(train, y[idx], recipe.c_of(member), recipe.max_iter)[0]
+            if member in ("knn", "tuned_knn")
+            else _fit_lr(train, y[idx], recipe.c_of(member.replace("tuned", "embedding")), recipe.max_iter)[0]
         )
         out["clean"][te] = head.log_proba(featurize(data["emb"][te], [data["texts"][i] for i in te]))
         out["perturbed"][te] = head.log_proba(
@@ -127,7 +162,9 @@ def score(mixed: dict[str, np.ndarray], y: np.ndarray, fold_of: np.ndarray) -> d
     return record
 
 
-def run(data_path: Path, scheme: str, cache: Path, k: int, augment: bool, recipe: Recipe) -> dict[str, Any]:
+def run(
+    data_path: Path, scheme: str, cache: Path, k: int, augment: bool, recipe: Recipe, tuned: bool = False
+) -> dict[str, Any]:
     with data_path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     labels = sorted({r["label"] for r in rows})
@@ -145,10 +182,15 @@ def run(data_path: Path, scheme: str, cache: Path, k: int, augment: bool, recipe
     for f, (_, te) in enumerate(folds):
         fold_of[te] = f
     tag = f"{data_path.parent.name}-{scheme}-{k}-{'aug' if augment else 'noaug'}"
+    members: tuple[str, ...] = ("embedding", "char", "word", "knn")
+    if tuned:
+        data["tuned"] = tuned_embeddings(data, folds, cache, tag)
+        members = (*members, *TUNED_MEMBERS, "tuned_knn")
     oof = {}
-    for member in MEMBERS:
+    for member in members:
+        c = recipe.c_of(member.replace("tuned", "embedding")) if member != "tuned_knn" else 0
         knobs = (
-            f"k{recipe.knn_k}-t{recipe.knn_temperature:g}" if member == "knn" else f"C{recipe.c_of(member):g}"
+            f"k{recipe.knn_k}-t{recipe.knn_temperature:g}" if member in ("knn", "tuned_knn") else f"C{c:g}"
         )
         path = cache / f"oof-{tag}-{member}-{knobs}-it{recipe.max_iter}.npz"
         started = time.monotonic()
@@ -164,13 +206,13 @@ def run(data_path: Path, scheme: str, cache: Path, k: int, augment: bool, recipe
                 record | score(oof[member], y, fold_of) | {"seconds": round(time.monotonic() - started)}
             )
         )
-    weights, _ = choose_weights([oof[m]["clean"] for m in MEMBERS], y, recipe.weight_step)
+    weights, _ = choose_weights([oof[m]["clean"] for m in members], y, recipe.weight_step)
     mixed = {
-        kind: sum(w * oof[m][kind] for w, m in zip(weights, MEMBERS, strict=True))
+        kind: sum(w * oof[m][kind] for w, m in zip(weights, members, strict=True))
         for kind in ("clean", "perturbed")
     }
     record = {"data": data_path.parent.name, "scheme": scheme, "augment": augment, "member": "mixture"}
-    record |= {"weights": dict(zip(MEMBERS, weights, strict=True))} | score(mixed, y, fold_of)
+    record |= {"weights": dict(zip(members, weights, strict=True))} | score(mixed, y, fold_of)
     print(json.dumps(record), flush=True)
     return record
 
@@ -181,9 +223,10 @@ def main() -> None:
     parser.add_argument("--scheme", choices=["stratified", "cluster"], default="stratified")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--no-augment", dest="augment", action="store_false")
+    parser.add_argument("--tuned", action="store_true", help="add the fine-tuned encoder members")
     parser.add_argument("--cache", type=Path, default=Path("scratch/cv-cache"))
     args = parser.parse_args()
-    run(args.data, args.scheme, args.cache, args.folds, args.augment, Recipe())
+    run(args.data, args.scheme, args.cache, args.folds, args.augment, Recipe(), args.tuned)
 
 
 if __name__ == "__main__":

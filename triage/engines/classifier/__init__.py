@@ -17,6 +17,7 @@ from triage.engines.classifier.metrics import classification_metrics
 from triage.engines.classifier.model import (
     MEMBERS,
     TEXT_MEMBERS,
+    TUNED_MEMBERS,
     Alternative,
     Ensemble,
     LinearHead,
@@ -77,13 +78,18 @@ def load_classifier(model_dir: Path, embedder: Embedder) -> TextClassifier:
                 )
             else:
                 heads[name] = LinearHead(tensors[f"{name}.coef"], tensors[f"{name}.intercept"])
+        tuned_embedder = None
+        if any(name in TUNED_MEMBERS for name in weights):
+            tuned_embedder = _tuned_embedder(model_dir, embedder, tensors, metadata)
         vectorizers = {
             name: restore_vectorizer(name, vocabulary[name], tensors[f"{name}.idf"])
             for name in weights
             if name in TEXT_MEMBERS
         }
         ensemble = Ensemble(heads, vectorizers, weights, float(calibration["temperature"]))
-        widths = {name: len(vocabulary[name]) for name in vectorizers} | {"embedding": embedder.dimension}
+        widths = {name: len(vocabulary[name]) for name in vectorizers} | dict.fromkeys(
+            ("embedding", *TUNED_MEMBERS), embedder.dimension
+        )
         shapes_ok = all(
             head.coef.shape == (n_labels, widths[name])
             for name, head in heads.items()
@@ -95,7 +101,25 @@ def load_classifier(model_dir: Path, embedder: Embedder) -> TextClassifier:
         raise ArtifactError(
             f"{model_dir}: weight shapes do not match the labels and vocabulary in metadata.json"
         )
-    return TextClassifier(ensemble, embedder, metadata)
+    return TextClassifier(ensemble, embedder, metadata, tuned_embedder)
+
+
+def _tuned_embedder(
+    model_dir: Path, embedder: Embedder, tensors: dict[str, Any], metadata: dict[str, Any]
+) -> Embedder:
+    """The artifact's tuned encoder: its tensors laid over a copy of the served embedder's model."""
+    from triage.engines.tuning import PREFIX, TunedEmbedder, sentence_model, tensors_digest
+
+    base = sentence_model(embedder)
+    if base is None:
+        raise ArtifactError(
+            f"{model_dir}: has a fine-tuned encoder member, which needs a sentence-transformers embedder"
+        )
+    encoder = {name: value for name, value in tensors.items() if name.startswith(PREFIX)}
+    digest = tensors_digest(encoder)
+    if digest != (metadata.get("tuned_encoder") or {}).get("digest"):
+        raise ArtifactError(f"{model_dir}: the tuned encoder's tensors do not match metadata.json")
+    return TunedEmbedder(base, encoder, model_id=f"{metadata['embedding_model']}+tuned:{digest}")
 
 
 def evaluate(classifier: TextClassifier, rows: list[LabelledText]) -> dict[str, Any]:

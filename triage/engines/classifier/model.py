@@ -7,6 +7,8 @@ Members (all see the same training rows plus one noisy copy of each, see ``augme
   variants, typos, keywords the encoder blurs).
 * ``word``: multinomial logistic regression on TF-IDF of word unigrams and bigrams (exact keywords).
 * ``knn``: a soft k-nearest-neighbour vote over the training embeddings (local structure a linear head misses).
+* ``tuned``: multinomial logistic regression on the embedding of an encoder fine-tuned on the training rows
+  (``triage.engines.tuning``): the frozen space knows nothing of our labels, the tuned one separates them.
 
 Their log-probabilities are mixed with weights and divided by a temperature, both fitted on held-out rows.
 A member whose weight is zero is neither trained in the final model nor stored.
@@ -84,9 +86,10 @@ class NeighbourHead:
         return out
 
 
-MEMBERS = ("embedding", "char", "word", "knn")
+MEMBERS = ("embedding", "char", "word", "knn", "tuned")
 TEXT_MEMBERS = ("char", "word")
 EMBEDDING_MEMBERS = ("embedding", "knn")
+TUNED_MEMBERS = ("tuned",)
 
 
 @dataclass(frozen=True)
@@ -96,18 +99,40 @@ class Ensemble:
     weights: dict[str, float]
     temperature: float
 
-    def combined_log_proba(self, embeddings: NDArray[np.float32], texts: list[str]) -> NDArray[np.float64]:
-        """Uncalibrated mixture score (divide by ``temperature`` before the softmax)."""
+    def combined_log_proba(
+        self,
+        embeddings: NDArray[np.float32],
+        texts: list[str],
+        tuned: NDArray[np.float32] | None = None,
+    ) -> NDArray[np.float64]:
+        """Uncalibrated mixture score (divide by ``temperature`` before the softmax); ``tuned`` holds the tuned
+        encoder's embeddings of ``texts`` when a tuned member is in the mixture."""
         total: NDArray[np.float64] | None = None
         for name, head in self.heads.items():
-            features = embeddings if name in EMBEDDING_MEMBERS else self.vectorizers[name].transform(texts)
+            features: Any
+            if name in EMBEDDING_MEMBERS:
+                features = embeddings
+            elif name in TUNED_MEMBERS:
+                if tuned is None:
+                    raise ValueError(f"member {name!r} needs the tuned encoder's embeddings")
+                features = tuned
+            else:
+                features = self.vectorizers[name].transform(texts)
             part = self.weights[name] * head.log_proba(features)
             total = part if total is None else total + part
         assert total is not None
         return total
 
-    def proba(self, embeddings: NDArray[np.float32], texts: list[str]) -> NDArray[np.float64]:
-        return np.asarray(softmax(self.combined_log_proba(embeddings, texts) / self.temperature, axis=1))
+    @property
+    def uses_tuned(self) -> bool:
+        return any(name in TUNED_MEMBERS for name in self.heads)
+
+    def proba(
+        self, embeddings: NDArray[np.float32], texts: list[str], tuned: NDArray[np.float32] | None = None
+    ) -> NDArray[np.float64]:
+        return np.asarray(
+            softmax(self.combined_log_proba(embeddings, texts, tuned) / self.temperature, axis=1)
+        )
 
 
 def _vectorizer_options(member: str) -> dict[str, Any]:
@@ -167,9 +192,18 @@ def top_predictions(proba: NDArray[np.float64], labels: list[str]) -> list[Predi
 class TextClassifier:
     """A loaded artifact bound to the embedder it was trained with. ``predict`` is safe from several threads."""
 
-    def __init__(self, ensemble: Ensemble, embedder: Embedder, metadata: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        ensemble: Ensemble,
+        embedder: Embedder,
+        metadata: dict[str, Any],
+        tuned_embedder: Embedder | None = None,
+    ) -> None:
+        if ensemble.uses_tuned and tuned_embedder is None:
+            raise ValueError("the ensemble has a tuned member but no tuned encoder was given")
         self._ensemble = ensemble
         self._embedder = embedder
+        self._tuned = tuned_embedder
         self.metadata = metadata
         self.version: str = metadata["version"]
         self.labels: list[str] = list(metadata["labels"])
@@ -183,7 +217,8 @@ class TextClassifier:
             return np.zeros((0, len(self.labels)))
         if any(not t.strip() for t in texts):
             raise InvalidInput("cannot classify an empty text")
-        return self._ensemble.proba(self._embedder.embed(texts), texts)
+        tuned = self._tuned.embed(texts) if self._tuned is not None else None
+        return self._ensemble.proba(self._embedder.embed(texts), texts, tuned)
 
     def predict(self, texts: list[str]) -> list[Prediction]:
         return top_predictions(self.predict_proba(texts), self.labels)
