@@ -306,3 +306,56 @@ def load_labelled_rows(folder: Path, labels: list[str]) -> list[Any]:
     path = folder / "rows.csv"
     path.write_text("text,label\n" + "".join(f"case {i},{label}\n" for i, label in enumerate(labels)))
     return load_labelled(path)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_learnt_space_with_a_tuned_encoder_is_recorded_and_required(
+    tmp_path: Path, backend: str, embedder: SentenceTransformerEmbedder
+) -> None:
+    from triage.engines.retrieval import learn_and_index, vectors_for
+    from triage.engines.retrieval.projected import ProjectedCaseStore
+
+    labels = [label for _, label, _ in HISTORY] * 4
+    texts = [f"{text} (case {i})" for i, (text, _, _) in enumerate(HISTORY * 4)]
+    rows = [
+        HistoricalCase.from_labelled(row, i)
+        for i, row in enumerate(load_labelled_texts(tmp_path, texts, labels))
+    ]
+    settings = settings_for(tmp_path)
+    store = open_case_store(
+        settings, embedding_model_id=embedder.model_id, dimension=embedder.dimension, backend=backend
+    )
+    assert isinstance(store, ProjectedCaseStore)
+    learn_and_index(store, embedder, rows, progress=False)
+    assert store.model_id.startswith(f"{embedder.model_id}+tuned:") and "+proj:" in store.model_id
+    assert "learnt space tuned:" in store.health().detail
+    query = vectors_for(store, embedder, [rows[3].text])
+    assert not np.allclose(query, embedder.embed([rows[3].text]))  # the tuned encoder, not the base model
+    assert store.search(query[0], k=1)[0].case_id == rows[3].case_id
+    space = store.model_id
+    store.close()
+
+    reopened = open_case_store(
+        settings, embedding_model_id=embedder.model_id, dimension=embedder.dimension, backend=backend
+    )
+    assert reopened.model_id == space
+    assert (
+        reopened.search(vectors_for(reopened, embedder, [rows[3].text])[0], k=1)[0].case_id == rows[3].case_id
+    )
+    reopened.close()
+    next(tmp_path.glob("projections/*.encoder.safetensors")).unlink()  # the encoder lost: refused
+    with pytest.raises(ConfigurationError, match="tuned:"):
+        open_case_store(
+            settings, embedding_model_id=embedder.model_id, dimension=embedder.dimension, backend=backend
+        )
+
+
+def load_labelled_texts(folder: Path, texts: list[str], labels: list[str]) -> list[Any]:
+    import csv
+
+    path = folder / "texts.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows(zip(texts, labels, strict=True))
+    return load_labelled(path)

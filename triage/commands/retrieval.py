@@ -97,12 +97,14 @@ def evaluate_retrieval(
     import numpy as np
     from tqdm import tqdm
 
+    from triage.engines.retrieval import vectors_for
+
     precision = hits = reciprocal = 0.0
     latencies: list[float] = []
     with tqdm(total=len(queries), unit="query", desc="querying", disable=not progress) as bar:
         for start in range(0, len(queries), QUERY_BATCH):
             batch = queries[start : start + QUERY_BATCH]
-            vectors = embedder.embed([row.text for row in batch])
+            vectors = vectors_for(store, embedder, [row.text for row in batch])
             for row, vector in zip(batch, np.asarray(vectors), strict=True):
                 started = time.perf_counter()
                 neighbours = store.search(vector, k=k)

@@ -40,7 +40,7 @@ from triage.domain.cases.schemas import (
 from triage.domain.cases.schemas_page import SimilarScope
 from triage.engines.drafting import DraftContext, DraftSet, NeighbourFacts
 from triage.engines.policy.gate import DraftCheck, GateInput, GateResult, evaluate_gate, recommended_actions
-from triage.engines.retrieval import CaseFilters, Neighbour, ResolutionVote, predict_resolution
+from triage.engines.retrieval import CaseFilters, Neighbour, ResolutionVote, predict_resolution, vectors_for
 
 if TYPE_CHECKING:
     from triage.config import Settings
@@ -153,7 +153,7 @@ class TriageFlow:
         store = self.store
 
         def search() -> list[Neighbour]:
-            vector = self.embedder.embed([text])[0]
+            vector = vectors_for(store, self.embedder, [text])[0]
             return store.search(vector, k=self.settings.similar_k, filters=filters)
 
         try:

@@ -167,7 +167,7 @@ class Runtime:
     def add_to_history(self, case: TriageCase, body: ResolutionCreate) -> None:
         """Index a resolved case; on a store outage it is logged, and repeating the same resolution indexes it."""
         from triage.core.events import classification_text
-        from triage.engines.retrieval import HistoricalCase
+        from triage.engines.retrieval import HistoricalCase, vectors_for
 
         if self.store is None or self.embedder is None or self.cases is None:
             log.warning("case %s resolved but not indexed: the case store is unavailable", case.case_id)
@@ -189,7 +189,7 @@ class Runtime:
             resolved_at=datetime.now(UTC),
         )
         try:
-            self.store.upsert([historical], self.embedder.embed([text]))
+            self.store.upsert([historical], vectors_for(self.store, self.embedder, [text]))
         except UpstreamUnavailable as exc:
             log.warning("case %s resolved but not indexed: %s", case.case_id, exc.detail)
 

@@ -3,7 +3,7 @@
 Stores are imported lazily by ``open_case_store`` (qdrant-client is heavy); this package's import is cheap.
 """
 
-from triage.engines.retrieval.indexing import index_cases, learn_and_index
+from triage.engines.retrieval.indexing import index_cases, learn_and_index, vectors_for
 from triage.engines.retrieval.models import (
     CaseFilters,
     CaseStore,
@@ -30,4 +30,5 @@ __all__ = [
     "open_case_store",
     "point_id",
     "predict_resolution",
+    "vectors_for",
 ]

@@ -25,6 +25,15 @@ def _batches(cases: Iterable[HistoricalCase], size: int) -> Iterator[list[Histor
         yield batch
 
 
+def vectors_for(store: CaseStore, embedder: Embedder, texts: list[str]) -> NDArray[np.float32]:
+    """Vectors of ``texts`` in ``store``'s space (its tuned encoder's when it learnt one; see ``projected``)."""
+    own = getattr(store, "vectors_for", None)
+    if callable(own):
+        vectors: NDArray[np.float32] = own(texts, embedder)
+        return vectors
+    return embedder.embed(texts)
+
+
 def index_cases(
     store: CaseStore,
     embedder: Embedder,
@@ -55,7 +64,7 @@ def index_cases(
                 todo = [case for case in batch if case.case_id not in present]
                 skipped += len(batch) - len(todo)
             if todo:
-                vectors = embedder.embed([case.text for case in todo])
+                vectors = vectors_for(store, embedder, [case.text for case in todo])
                 written += store.upsert(todo, vectors)
             bar.update(len(batch))
     return IndexSummary(count=written, seconds=time.perf_counter() - started, skipped=skipped)
@@ -68,32 +77,63 @@ def learn_and_index(
     *,
     batch_size: int = 256,
     progress: bool = True,
+    tune: bool = True,
 ) -> IndexSummary:
-    """Index ``cases`` into an empty store in a metric learnt from their labels (``metric.fit_projection``).
+    """Index ``cases`` into an empty store in a space learnt from their labels.
 
-    The store must offer ``adopt_projection`` (what ``open_case_store`` returns does) and be empty; otherwise,
-    or when the cases are too few to learn from, this is plain ``index_cases``.
+    The space: the encoder fine-tuned on the cases' texts and labels for one pass (``triage.engines.tuning``,
+    when ``tune`` and the embedder is a sentence-transformers model), then a linear ``metric.fit_projection`` on
+    the tuned vectors. The store must offer ``adopt_projection`` (what ``open_case_store`` returns does) and be
+    empty; otherwise, or when the cases are too few to learn from, this is plain ``index_cases``.
     """
-    from triage.engines.retrieval.metric import fit_projection
+    from triage.engines.retrieval.metric import MIN_CASES, MIN_LABELS, fit_projection
 
     adopt = getattr(store, "adopt_projection", None)
-    if not callable(adopt) or store.count() > 0 or getattr(store, "projection", None) is not None:
+    learnt = getattr(store, "projection", None) is not None or bool(getattr(store, "encoder", None))
+    labels = [case.label for case in cases]
+    if (
+        not callable(adopt)
+        or store.count() > 0
+        or learnt
+        or len(cases) < MIN_CASES
+        or len(set(labels)) < MIN_LABELS
+    ):
         return index_cases(store, embedder, cases, batch_size=batch_size, progress=progress)
     started = time.perf_counter()
+    texts = [case.text for case in cases]
+    encoder = _tune(embedder, texts, labels, progress) if tune else None
+    space: Embedder = embedder
+    if encoder is not None:
+        from triage.engines.tuning import TunedEmbedder, sentence_model
+
+        space = TunedEmbedder(sentence_model(embedder), encoder, model_id="learning")
     vectors: list[NDArray[np.float32]] = []
     with tqdm(
         total=len(cases), unit="case", desc="embedding", disable=not (progress and sys.stderr.isatty())
     ) as bar:
         for batch in _batches(cases, batch_size):
-            vectors.append(embedder.embed([case.text for case in batch]))
+            vectors.append(space.embed([case.text for case in batch]))
             bar.update(len(batch))
-    if not vectors:
-        return IndexSummary(count=0, seconds=time.perf_counter() - started, skipped=0)
     matrix = np.concatenate(vectors)
-    projection = fit_projection(matrix, [case.label for case in cases])
-    if projection is not None:
-        adopt(projection)
+    adopt(fit_projection(matrix, labels), encoder)
     written = 0
     for start in range(0, len(cases), batch_size):
         written += store.upsert(cases[start : start + batch_size], matrix[start : start + batch_size])
     return IndexSummary(count=written, seconds=time.perf_counter() - started, skipped=0)
+
+
+def _tune(
+    embedder: Embedder, texts: list[str], labels: list[str], progress: bool
+) -> dict[str, NDArray[np.float32]] | None:
+    import random
+
+    from triage.engines.classifier.augment import perturb
+    from triage.engines.tuning import fine_tune, sentence_model
+
+    base = sentence_model(embedder)
+    if base is None:
+        return None
+    classes, y = np.unique(np.asarray(labels), return_inverse=True)
+    rng = random.Random(0)
+    noisy = [perturb(text, rng) for text in texts]
+    return fine_tune(base, texts, noisy, y.astype(np.int64), len(classes), progress=progress)

@@ -47,10 +47,6 @@ class Projection:
     def digest(self) -> str:
         return hashlib.sha256(np.ascontiguousarray(self.matrix, dtype=np.float32).tobytes()).hexdigest()[:16]
 
-    def space_id(self, model_id: str) -> str:
-        """The vector-space id a collection records: the embedding model plus this projection."""
-        return f"{model_id}+proj:{self.digest}"
-
     def apply(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
         single = np.asarray(vectors).ndim == 1
         rows = np.atleast_2d(np.asarray(vectors, dtype=np.float32)) @ self.matrix

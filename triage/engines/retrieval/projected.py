@@ -1,15 +1,20 @@
-"""A case store that indexes and queries in the learnt space of ``metric.Projection``.
+"""A case store that indexes and queries in a vector space learnt from the labelled history.
 
-Callers keep handing it raw embedder vectors (the triage flow, ``index_cases``); it projects them on the way in.
-Scores it returns are cosines in the projected space. Without a projection it is a pass-through.
+The space has two optional parts: an encoder fine-tuned on the history (``triage.engines.tuning``; its tensors
+in ``<name>.encoder.safetensors`` next to the projection) and a linear ``metric.Projection`` on top. Callers get
+vectors for texts from ``vectors_for`` (the tuned encoder when there is one, else the served embedder) and hand
+them to ``search``/``upsert``, which apply the projection on the way in. Scores are cosines in the learnt space.
+Without either part it is a pass-through.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from triage.core.errors import ConfigurationError
 from triage.engines.retrieval.metric import Projection
 from triage.engines.retrieval.models import CaseFilters, CaseStore, HistoricalCase, Neighbour, StoreHealth
 
@@ -17,9 +22,32 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
+    from triage.engines.embedder import Embedder
+
+
+def encoder_file_for(projection_file: Path) -> Path:
+    return projection_file.with_name(projection_file.stem + ".encoder.safetensors")
+
+
+def load_encoder(path: Path) -> dict[str, NDArray[np.float32]] | None:
+    if not path.is_file():
+        return None
+    from safetensors.numpy import load_file
+
+    return dict(load_file(str(path)))
+
+
+def space_id(model_id: str, projection: Projection | None, encoder: dict[str, Any] | None) -> str:
+    """The vector-space id a collection records: the model, the tuned encoder's digest, the projection's."""
+    from triage.engines.tuning import tensors_digest
+
+    tuned = f"+tuned:{tensors_digest(encoder)}" if encoder else ""
+    return model_id + tuned + (f"+proj:{projection.digest}" if projection is not None else "")
+
 
 class ProjectedCaseStore:
-    """Wraps a backend store; ``projection_file`` holds the projection its collection was indexed with."""
+    """Wraps a backend store; ``projection_file`` (and the encoder file beside it) hold the learnt space its
+    collection was indexed in."""
 
     def __init__(
         self,
@@ -28,25 +56,63 @@ class ProjectedCaseStore:
         embedding_model_id: str,
         projection_file: Path,
         projection: Projection | None,
+        encoder: dict[str, NDArray[np.float32]] | None = None,
     ) -> None:
         self.inner = inner
         self.embedding_model_id = embedding_model_id
         self.projection_file = projection_file
         self.projection = projection
+        self.encoder = encoder
+        self._tuned: Embedder | None = None
+        self._lock = threading.Lock()
         self.model_id = inner.model_id
-        """The vector space the collection records (the embedding model, plus the projection's digest)."""
+        """The vector space the collection records (the embedding model, plus the learnt parts' digests)."""
 
     @property
     def mode(self) -> str:
         return str(getattr(self.inner, "mode", "unknown"))
 
-    def adopt_projection(self, projection: Projection) -> None:
-        """Use ``projection`` from now on: only on an empty collection, whose recorded space changes with it."""
+    def adopt_projection(
+        self, projection: Projection | None, encoder: dict[str, NDArray[np.float32]] | None = None
+    ) -> None:
+        """Use this learnt space from now on: only on an empty collection, whose recorded space changes with it."""
+        from safetensors.numpy import save_file
+
         rebind: Any = getattr(self.inner, "rebind")  # noqa: B009 - both backends have it; the Protocol does not
-        rebind(projection.space_id(self.embedding_model_id))
-        projection.save(self.projection_file)
-        self.projection = projection
+        rebind(space_id(self.embedding_model_id, projection, encoder))
+        encoder_file = encoder_file_for(self.projection_file)
+        encoder_file.parent.mkdir(parents=True, exist_ok=True)
+        if encoder:
+            tmp = encoder_file.with_name(encoder_file.name + ".tmp")
+            save_file(encoder, str(tmp))
+            tmp.replace(encoder_file)
+        else:
+            encoder_file.unlink(missing_ok=True)
+        if projection is not None:
+            projection.save(self.projection_file)
+        else:
+            self.projection_file.unlink(missing_ok=True)
+        with self._lock:
+            self.projection, self.encoder, self._tuned = projection, encoder, None
         self.model_id = self.inner.model_id
+
+    def vectors_for(self, texts: list[str], embedder: Embedder) -> NDArray[np.float32]:
+        """Vectors of ``texts`` for ``search``/``upsert``: from the tuned encoder when the space has one (laid
+        over a copy of ``embedder``'s model, built on first use), else from ``embedder``."""
+        if not self.encoder:
+            return embedder.embed(texts)
+        with self._lock:
+            if self._tuned is None:
+                from triage.engines.tuning import TunedEmbedder, sentence_model
+
+                base = sentence_model(embedder)
+                if base is None:
+                    raise ConfigurationError(
+                        f"the case store's learnt space needs a sentence-transformers embedder, not {embedder!r}"
+                    )
+                self._tuned = TunedEmbedder(base, self.encoder, model_id=self.model_id)
+            tuned = self._tuned
+        return tuned.embed(texts)
 
     def _project(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
         return vectors if self.projection is None else self.projection.apply(vectors)
@@ -67,9 +133,10 @@ class ProjectedCaseStore:
 
     def health(self) -> StoreHealth:
         health = self.inner.health()
-        if self.projection is None or not health.ok:
+        if (self.projection is None and not self.encoder) or not health.ok:
             return health
-        detail = f"{health.detail}; learnt projection {self.projection.digest}"
+        learnt = self.model_id[len(self.embedding_model_id) :].lstrip("+").replace("+", ", ")
+        detail = f"{health.detail}; learnt space {learnt}"
         return StoreHealth(ok=health.ok, mode=health.mode, points=health.points, detail=detail)
 
     def drop(self) -> None:
@@ -77,6 +144,7 @@ class ProjectedCaseStore:
         if callable(drop):
             drop()
         self.projection_file.unlink(missing_ok=True)
+        encoder_file_for(self.projection_file).unlink(missing_ok=True)
 
     def close(self) -> None:
         self.inner.close()

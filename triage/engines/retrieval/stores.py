@@ -30,23 +30,38 @@ def open_case_store(
     ``case_store`` is used when present. Raises ``ConfigurationError`` on a model mismatch or a folder
     already opened by another process.
 
-    The store returned is a ``ProjectedCaseStore``: when a learnt projection was fitted for this collection
-    (``projections/<backend>-<collection>.npy`` under ``path`` or ``TRIAGE_HOME``) vectors are indexed and searched in
-    its space, and the collection records ``<model>+proj:<digest>``, so losing or swapping the file is refused.
+    The store returned is a ``ProjectedCaseStore``: when a space was learnt for this collection (a tuned encoder
+    in ``projections/<backend>-<collection>.encoder.safetensors`` and a projection in ``….npy``, under ``path`` or
+    ``TRIAGE_HOME``) vectors are indexed and searched in it, and the collection records
+    ``<model>+tuned:<digest>+proj:<digest>``, so losing or swapping a file is refused.
     """
     from triage.engines.retrieval.metric import Projection
-    from triage.engines.retrieval.projected import ProjectedCaseStore
+    from triage.engines.retrieval.projected import (
+        ProjectedCaseStore,
+        encoder_file_for,
+        load_encoder,
+        space_id,
+    )
 
     chosen = backend or str(getattr(settings, "case_store", None) or "qdrant")
     name = collection or settings.qdrant.collection
     projection_file = (path if path is not None else settings.home) / "projections" / f"{chosen}-{name}.npy"
     projection = Projection.load(projection_file) if projection_file.is_file() else None
-    space_id = projection.space_id(embedding_model_id) if projection else embedding_model_id
+    encoder = load_encoder(encoder_file_for(projection_file))
     inner = _open_backend(
-        settings, model_id=space_id, dimension=dimension, collection=collection, path=path, backend=backend
+        settings,
+        model_id=space_id(embedding_model_id, projection, encoder),
+        dimension=dimension,
+        collection=collection,
+        path=path,
+        backend=backend,
     )
     return ProjectedCaseStore(
-        inner, embedding_model_id=embedding_model_id, projection_file=projection_file, projection=projection
+        inner,
+        embedding_model_id=embedding_model_id,
+        projection_file=projection_file,
+        projection=projection,
+        encoder=encoder,
     )
 
 
