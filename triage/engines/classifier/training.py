@@ -248,6 +248,7 @@ def train_classifier(
     fold_parts: list[NDArray[np.int64]] = []
     scores: dict[str, list[NDArray[np.float64]]] = {name: [] for name in members}
     warm: dict[str, Any] = {}
+    held_out_heads: dict[str, LinearHead] = {}
     for k, (train_idx, test_idx) in enumerate(splits):
         tr = expand(train_idx)
         for name in members:
@@ -257,6 +258,7 @@ def train_classifier(
                 head = recipe.neighbours(all_emb[tr], y_all[tr], len(labels))
             else:
                 head, warm[name] = _fit_lr(features[name][tr], y_all[tr], recipe.c_of(name), recipe.max_iter)
+                held_out_heads[name] = head
             scores[name].append(head.log_proba(features[name][test_idx]))
         held_parts.append(test_idx)
         fold_parts.append(np.full(len(test_idx), k))
@@ -287,14 +289,20 @@ def train_classifier(
     for name in members:
         if weights[name] <= 0:
             continue
-        _say(
-            progress,
-            f"fitting the final {name} head on all {n} rows (held-out accuracy {cv['accuracy']:.4f})",
-        )
+        if name not in TUNED_MEMBERS:
+            _say(
+                progress,
+                f"fitting the final {name} head on all {n} rows (held-out accuracy {cv['accuracy']:.4f})",
+            )
         if name == "knn":
             tensors["knn.bank"], tensors["knn.labels"] = all_emb, y_all.astype(np.float32)
             continue
-        final, _ = _fit_lr(features[name], y_all, recipe.c_of(name), recipe.max_iter, warm=warm[name])
+        if name in TUNED_MEMBERS:
+            # The tuned encoder never saw the held-out rows; a head refitted on them would be more confident
+            # than the temperature was fitted for. The tuned member keeps its held-out-fold head.
+            final = held_out_heads[name]
+        else:
+            final, _ = _fit_lr(features[name], y_all, recipe.c_of(name), recipe.max_iter, warm=warm[name])
         tensors[f"{name}.coef"], tensors[f"{name}.intercept"] = final.coef, final.intercept
         if name in TEXT_MEMBERS:
             tensors[f"{name}.idf"] = np.asarray(vectorizers[name].idf_, dtype=np.float32)
