@@ -74,13 +74,14 @@ def tuned_embeddings(
 ) -> list[dict[str, np.ndarray]]:
     """Per fold: the encoder tuned on that fold's training rows, applied to every text (cached)."""
     from triage.engines.embedder import SentenceTransformerEmbedder
-    from triage.engines.tuning import TunedEmbedder, fine_tune
+    from triage.engines.tuning import TunedEmbedder, TuningPlan, fine_tune
 
     base = SentenceTransformerEmbedder().model
 
     out = []
     for f, (tr, _) in enumerate(folds):
-        path = cache / f"tuned-{tag}-fold{f}.npz"
+        plan = TuningPlan()
+        path = cache / f"tuned-{tag}-e{plan.epochs:g}-lr{plan.learning_rate:g}-s0-fold{f}.npz"
         if not path.is_file():
             started = time.monotonic()
             tensors = fine_tune(

@@ -59,10 +59,11 @@ def test_trained_model_predicts_and_evaluates(trained, embedder) -> None:  # typ
     assert 0.0 <= result["ece"] < 0.15
     assert set(result["coverage_at_precision"]) == {"0.95", "0.99"}
     assert set(result["per_class"]) <= set(classifier.labels)
-    # the fine-tuned encoder member was trained and scored on the held-out fold
-    assert "tuned" in classifier.metadata["metrics"]["cv_member_accuracy"]
-    if classifier.metadata["calibration"]["weights"]["tuned"] > 0:
-        assert classifier.metadata["tuned_encoder"]["trained_rows"] == 600 - 600 // QUICK.folds
+    # the fine-tuned encoder member was trained and scored on the held-out fold; stored only when it has weight
+    assert classifier.metadata["metrics"]["cv_member_accuracy"]["tuned"] > 0.7
+    tuned_weight = classifier.metadata["calibration"]["weights"]["tuned"]
+    record = classifier.metadata["tuned_encoder"]
+    assert (record is not None) == (tuned_weight > 0)
     cv = classifier.metadata["metrics"]["cv"]
     assert cv["n"] == 600 // QUICK.folds and cv["accuracy"] > 0.7  # one held-out fold
 

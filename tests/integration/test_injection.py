@@ -282,11 +282,15 @@ def _plant(h: Harness, neighbour_ids: list[str], resolution: str | None) -> None
 
     import numpy as np
 
+    from triage.engines.retrieval import vectors_for
+
     runtime = h.env.runtime
     originals = [_history_cases()[case_id] for case_id in neighbour_ids if case_id in _history_cases()]
     assert originals, f"neighbours {neighbour_ids} are not shipped history cases"
     cases = [replace(c, resolution=resolution) if resolution is not None else c for c in originals]
-    vectors = np.asarray(runtime.embedder.embed([c.text for c in cases]), dtype=np.float32)
+    vectors = np.asarray(
+        vectors_for(runtime.store, runtime.embedder, [c.text for c in cases]), dtype=np.float32
+    )
     runtime.store.upsert(cases, vectors)
 
 

@@ -62,7 +62,7 @@ def _bootstrap() -> int:
     upgrade_database(settings.resolved_database_url)
     print("database: schema up to date", file=sys.stderr)
 
-    # Training and indexing embed the same history texts: the cache makes the second pass free.
+    # Training embeds every history text (and its noisy copy) more than once: the cache saves the repeats.
     embedder = CachingEmbedder(
         SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size),
         size=50_000,

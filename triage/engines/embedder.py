@@ -105,8 +105,9 @@ class SentenceTransformerEmbedder:
 class CachingEmbedder:
     """An embedder that remembers its last few thousand texts.
 
-    One triage call embeds the same text for the classifier and for the similar-case search; the cache makes the
-    second call free. Bounded (LRU) and thread-safe.
+    A replayed or retried event embeds the same text again, and training embeds every text more than once; the
+    cache makes the repeats free. (The similar-case search embeds with the case store's tuned encoder when it
+    has one, not through this cache.) Bounded (LRU) and thread-safe.
     """
 
     def __init__(self, inner: Embedder, *, size: int = 2048) -> None:

@@ -121,9 +121,13 @@ class Runtime:
 
         assert self.embedder is not None
         try:
-            self.store = open_case_store(
+            store = open_case_store(
                 self.settings, embedding_model_id=self.embedder.model_id, dimension=self.embedder.dimension
             )
+            prepare = getattr(store, "prepare", None)
+            if callable(prepare):
+                prepare(self.embedder)  # the learnt space's encoder, built before the first request needs it
+            self.store = store
             self.store_error = None
         except UpstreamUnavailable as exc:
             self.store, self.store_error = None, exc.detail

@@ -11,9 +11,10 @@ generalise on that file gets weight zero and is skipped in the final fit.
 
 Calibration never sees training predictions: the encoder is tuned on the rows outside the held-out fold only,
 the mixture weights and the temperature are fitted on predictions for held-out rows (``holdout_folds`` of a
-stratified ``folds``-fold split), and the same rows give the CV metrics stored in the artifact. Every row and its
-noisy copy are embedded and vectorised once (the TF-IDF vocabulary is fitted on all texts, without labels); each
-final head is warm-started from its held-out-fold head, which cuts its fitting time.
+stratified ``folds``-fold split; one fold when the encoder is tuned, since it is tuned once), and the same rows
+give the CV metrics stored in the artifact. The tuned member keeps its held-out-fold head. Every row and its noisy
+copy are embedded once per encoder and vectorised once (the TF-IDF vocabulary is fitted on all texts, without
+labels); each other final head is warm-started from its held-out-fold head, which cuts its fitting time.
 """
 
 from __future__ import annotations
@@ -248,7 +249,7 @@ def train_classifier(
     fold_parts: list[NDArray[np.int64]] = []
     scores: dict[str, list[NDArray[np.float64]]] = {name: [] for name in members}
     warm: dict[str, Any] = {}
-    held_out_heads: dict[str, LinearHead] = {}
+    tuned_heads: dict[str, LinearHead] = {}
     for k, (train_idx, test_idx) in enumerate(splits):
         tr = expand(train_idx)
         for name in members:
@@ -258,7 +259,8 @@ def train_classifier(
                 head = recipe.neighbours(all_emb[tr], y_all[tr], len(labels))
             else:
                 head, warm[name] = _fit_lr(features[name][tr], y_all[tr], recipe.c_of(name), recipe.max_iter)
-                held_out_heads[name] = head
+                if name in TUNED_MEMBERS:
+                    tuned_heads[name] = head
             scores[name].append(head.log_proba(features[name][test_idx]))
         held_parts.append(test_idx)
         fold_parts.append(np.full(len(test_idx), k))
@@ -300,7 +302,7 @@ def train_classifier(
         if name in TUNED_MEMBERS:
             # The tuned encoder never saw the held-out rows; a head refitted on them would be more confident
             # than the temperature was fitted for. The tuned member keeps its held-out-fold head.
-            final = held_out_heads[name]
+            final = tuned_heads[name]
         else:
             final, _ = _fit_lr(features[name], y_all, recipe.c_of(name), recipe.max_iter, warm=warm[name])
         tensors[f"{name}.coef"], tensors[f"{name}.intercept"] = final.coef, final.intercept

@@ -77,36 +77,27 @@ def learn_and_index(
     *,
     batch_size: int = 256,
     progress: bool = True,
-    tune: bool = True,
 ) -> IndexSummary:
     """Index ``cases`` into an empty store in a space learnt from their labels.
 
-    The space: the encoder fine-tuned on the cases' texts and labels for one pass (``triage.engines.tuning``,
-    when ``tune`` and the embedder is a sentence-transformers model), then a linear ``metric.fit_projection`` on
-    the tuned vectors. The store must offer ``adopt_projection`` (what ``open_case_store`` returns does) and be
-    empty; otherwise, or when the cases are too few to learn from, this is plain ``index_cases``.
+    The space: the encoder fine-tuned on the cases' texts and labels for one pass (``triage.engines.tuning``)
+    when the embedder is a sentence-transformers model, else a linear ``metric.fit_projection`` of its vectors.
+    An empty store always learns afresh (a space left by an earlier, deleted collection is replaced). A store
+    that is not empty, or cannot adopt a space, or too few cases to learn from: plain ``index_cases``.
     """
     from triage.engines.retrieval.metric import MIN_CASES, MIN_LABELS, fit_projection
 
     adopt = getattr(store, "adopt_projection", None)
-    learnt = getattr(store, "projection", None) is not None or bool(getattr(store, "encoder", None))
     labels = [case.label for case in cases]
-    if (
-        not callable(adopt)
-        or store.count() > 0
-        or learnt
-        or len(cases) < MIN_CASES
-        or len(set(labels)) < MIN_LABELS
-    ):
+    if not callable(adopt) or store.count() > 0 or len(cases) < MIN_CASES or len(set(labels)) < MIN_LABELS:
         return index_cases(store, embedder, cases, batch_size=batch_size, progress=progress)
     started = time.perf_counter()
-    texts = [case.text for case in cases]
-    encoder = _tune(embedder, texts, labels, progress) if tune else None
+    encoder = _tune(embedder, [case.text for case in cases], labels, progress)
     space: Embedder = embedder
     if encoder is not None:
         from triage.engines.tuning import TunedEmbedder, sentence_model
 
-        space = TunedEmbedder(sentence_model(embedder), encoder, model_id="learning")
+        space = TunedEmbedder(sentence_model(embedder), encoder, model_id="learnt")
     vectors: list[NDArray[np.float32]] = []
     with tqdm(
         total=len(cases), unit="case", desc="embedding", disable=not (progress and sys.stderr.isatty())
@@ -115,7 +106,12 @@ def learn_and_index(
             vectors.append(space.embed([case.text for case in batch]))
             bar.update(len(batch))
     matrix = np.concatenate(vectors)
-    adopt(fit_projection(matrix, labels), encoder)
+    if encoder is not None:
+        # Measured on BANKING77 80/20 splits: a projection on top of the tuned encoder does not add precision
+        # and costs hit rate, so the tuned space is used as it is.
+        adopt(None, encoder, space)
+    else:
+        adopt(fit_projection(matrix, labels))
     written = 0
     for start in range(0, len(cases), batch_size):
         written += store.upsert(cases[start : start + batch_size], matrix[start : start + batch_size])

@@ -25,7 +25,7 @@ from triage.engines.retrieval.models import (
     Neighbour,
     StoreHealth,
 )
-from triage.engines.retrieval.qdrant_store import LOCK_HINT, SCHEMA_VERSION, mismatch_message
+from triage.engines.retrieval.qdrant_store import LOCK_HINT, SCHEMA_VERSION, mismatch_message, same_model
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -91,8 +91,13 @@ class MatrixCaseStore:
             return
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         recorded = str(meta.get("embedding_model"))
-        if recorded != self.model_id or int(meta.get("dimension", 0)) != self.dimension:
+        payloads = self.folder / PAYLOADS_FILE
+        empty = not payloads.exists() or payloads.stat().st_size == 0
+        refuse = recorded != self.model_id and not (empty and same_model(recorded, self.model_id))
+        if int(meta.get("dimension", 0)) != self.dimension or refuse:
             raise ConfigurationError(mismatch_message(self.folder.name, recorded, self.model_id))
+        if recorded != self.model_id:
+            self._write_meta()  # empty, same model: no vectors to mix up, it takes the space of its files
 
     def _load(self) -> None:
         payload_path = self.folder / PAYLOADS_FILE
@@ -262,7 +267,7 @@ class MatrixCaseStore:
         )
 
     def rebind(self, model_id: str) -> None:
-        """Record another vector space (a learnt projection of the model) on this still empty store."""
+        """Record another vector space (one learnt from the history) on this still empty store."""
         with self._lock:
             self._check_open()
             if self._n > 0:

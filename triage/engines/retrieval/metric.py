@@ -1,5 +1,8 @@
 """A similarity metric learnt from the labelled history: a linear adapter on top of the frozen embedder.
 
+Used when the embedder cannot be fine-tuned (``triage.engines.tuning`` needs a sentence-transformers model);
+otherwise the case store's space is the tuned encoder itself (see ``indexing.learn_and_index``).
+
 The frozen sentence embedder knows nothing of our taxonomy; cases that an agent would call "the same kind of
 exception" can sit further apart than unrelated ones. From the labelled history we fit ``W = I + A`` (a
 residual linear map, identity at start, lightly weight-decayed) with a normalised-softmax loss against one

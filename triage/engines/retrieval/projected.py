@@ -1,10 +1,10 @@
 """A case store that indexes and queries in a vector space learnt from the labelled history.
 
-The space has two optional parts: an encoder fine-tuned on the history (``triage.engines.tuning``; its tensors
-in ``<name>.encoder.safetensors`` next to the projection) and a linear ``metric.Projection`` on top. Callers get
-vectors for texts from ``vectors_for`` (the tuned encoder when there is one, else the served embedder) and hand
-them to ``search``/``upsert``, which apply the projection on the way in. Scores are cosines in the learnt space.
-Without either part it is a pass-through.
+The space is an encoder fine-tuned on the history (``triage.engines.tuning``; its tensors in
+``<name>.encoder.safetensors``) or, when the embedder cannot be tuned, a linear ``metric.Projection`` of the
+served embedder's vectors (``<name>.npy``). Callers get vectors for texts from ``vectors_for`` (the tuned encoder
+when there is one, else the served embedder) and hand them to ``search``/``upsert``, which apply the projection,
+if any, on the way in. Scores are cosines in the learnt space. With neither it is a pass-through.
 """
 
 from __future__ import annotations
@@ -34,7 +34,12 @@ def load_encoder(path: Path) -> dict[str, NDArray[np.float32]] | None:
         return None
     from safetensors.numpy import load_file
 
-    return dict(load_file(str(path)))
+    try:
+        return dict(load_file(str(path)))
+    except Exception as exc:  # safetensors raises its own error type for a torn or foreign file
+        raise ConfigurationError(
+            f"{path}: unreadable tuned encoder ({exc}); restore it, or re-index into a new collection"
+        ) from exc
 
 
 def space_id(model_id: str, projection: Projection | None, encoder: dict[str, Any] | None) -> str:
@@ -73,34 +78,52 @@ class ProjectedCaseStore:
         return str(getattr(self.inner, "mode", "unknown"))
 
     def adopt_projection(
-        self, projection: Projection | None, encoder: dict[str, NDArray[np.float32]] | None = None
+        self,
+        projection: Projection | None,
+        encoder: dict[str, NDArray[np.float32]] | None = None,
+        tuned: Embedder | None = None,
     ) -> None:
-        """Use this learnt space from now on: only on an empty collection, whose recorded space changes with it."""
+        """Use this learnt space from now on: only on an empty collection, whose recorded space changes with it.
+
+        The files are written first, then the collection's record: a crash in between leaves an empty
+        collection whose record disagrees with the files, which the next open repairs (it adopts the files'
+        space, there being no vectors to mix up). ``tuned``, the encoder already built from ``encoder``, saves
+        building it again."""
         from safetensors.numpy import save_file
 
+        if self.inner.count() > 0:
+            raise ConfigurationError(
+                f"the case collection already holds points of {self.model_id!r}; it cannot change vector space"
+            )
+        encoder_file = encoder_file_for(self.projection_file)
+        try:
+            encoder_file.parent.mkdir(parents=True, exist_ok=True)
+            if encoder:
+                tmp = encoder_file.with_name(encoder_file.name + ".tmp")
+                save_file(encoder, str(tmp))
+                tmp.replace(encoder_file)
+            else:
+                encoder_file.unlink(missing_ok=True)
+            if projection is not None:
+                projection.save(self.projection_file)
+            else:
+                self.projection_file.unlink(missing_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot save the learnt space under {encoder_file.parent}: {exc}"
+            ) from exc
         rebind: Any = getattr(self.inner, "rebind")  # noqa: B009 - both backends have it; the Protocol does not
         rebind(space_id(self.embedding_model_id, projection, encoder))
-        encoder_file = encoder_file_for(self.projection_file)
-        encoder_file.parent.mkdir(parents=True, exist_ok=True)
-        if encoder:
-            tmp = encoder_file.with_name(encoder_file.name + ".tmp")
-            save_file(encoder, str(tmp))
-            tmp.replace(encoder_file)
-        else:
-            encoder_file.unlink(missing_ok=True)
-        if projection is not None:
-            projection.save(self.projection_file)
-        else:
-            self.projection_file.unlink(missing_ok=True)
         with self._lock:
-            self.projection, self.encoder, self._tuned = projection, encoder, None
+            self.projection, self.encoder, self._tuned = projection, encoder, tuned if encoder else None
         self.model_id = self.inner.model_id
 
-    def vectors_for(self, texts: list[str], embedder: Embedder) -> NDArray[np.float32]:
-        """Vectors of ``texts`` for ``search``/``upsert``: from the tuned encoder when the space has one (laid
-        over a copy of ``embedder``'s model, built on first use), else from ``embedder``."""
-        if not self.encoder:
-            return embedder.embed(texts)
+    def prepare(self, embedder: Embedder) -> None:
+        """Build the tuned encoder now (at start-up) rather than inside the first request."""
+        if self.encoder:
+            self._tuned_for(embedder)
+
+    def _tuned_for(self, embedder: Embedder) -> Embedder:
         with self._lock:
             if self._tuned is None:
                 from triage.engines.tuning import TunedEmbedder, sentence_model
@@ -108,11 +131,18 @@ class ProjectedCaseStore:
                 base = sentence_model(embedder)
                 if base is None:
                     raise ConfigurationError(
-                        f"the case store's learnt space needs a sentence-transformers embedder, not {embedder!r}"
+                        "the case store's learnt space needs a sentence-transformers embedder, "
+                        f"not {type(embedder).__name__}"
                     )
-                self._tuned = TunedEmbedder(base, self.encoder, model_id=self.model_id)
-            tuned = self._tuned
-        return tuned.embed(texts)
+                self._tuned = TunedEmbedder(base, self.encoder or {}, model_id=self.model_id)
+            return self._tuned
+
+    def vectors_for(self, texts: list[str], embedder: Embedder) -> NDArray[np.float32]:
+        """Vectors of ``texts`` for ``search``/``upsert``: from the tuned encoder when the space has one (laid
+        over a copy of ``embedder``'s model), else from ``embedder``."""
+        if not self.encoder:
+            return embedder.embed(texts)
+        return self._tuned_for(embedder).embed(texts)
 
     def _project(self, vectors: NDArray[np.float32]) -> NDArray[np.float32]:
         return vectors if self.projection is None else self.projection.apply(vectors)

@@ -47,7 +47,19 @@ def _client_errors() -> tuple[type[BaseException], ...]:
     return (ApiException, httpx.HTTPError, OSError, RuntimeError)
 
 
+def same_model(recorded: str, served: str) -> bool:
+    """Whether two vector-space ids differ only in the part learnt from the history (``+tuned:``, ``+proj:``)."""
+    return recorded.split("+", 1)[0] == served.split("+", 1)[0]
+
+
 def mismatch_message(collection: str, recorded: str, served: str) -> str:
+    if same_model(recorded, served):
+        return (
+            f"the case collection {collection!r} holds vectors in the space {recorded!r}, learnt from the history, "
+            f"but the files under $TRIAGE_HOME/projections/ describe {served!r} (missing, or from another "
+            "collection). Restore that collection's files, or re-index into a new collection "
+            "(TRIAGE_QDRANT_COLLECTION=<new name>, then `triage index --data FILE`)."
+        )
     return (
         f"the case collection {collection!r} holds vectors made by embedding model {recorded!r}, but this "
         f"service embeds with {served!r}; mixing them would return meaningless neighbours. Re-index the "
@@ -155,7 +167,11 @@ class QdrantCaseStore:
                 )
             self._client.update_collection(self.collection, metadata=self._metadata(), timeout=self._timeout)
         elif recorded != self.model_id:
-            raise ConfigurationError(mismatch_message(self.collection, str(recorded), self.model_id))
+            if info.points_count or not same_model(str(recorded), self.model_id):
+                raise ConfigurationError(mismatch_message(self.collection, str(recorded), self.model_id))
+            # Empty, same model: a learnt space recorded but its files since lost or replaced. No vectors to mix
+            # up, so it takes the space of the files.
+            self._client.update_collection(self.collection, metadata=self._metadata(), timeout=self._timeout)
 
     def _ready(self) -> None:
         if not self._verified:
@@ -244,7 +260,7 @@ class QdrantCaseStore:
         return StoreHealth(ok=True, mode=self.mode, points=points, detail=detail)
 
     def rebind(self, model_id: str) -> None:
-        """Record another vector space (a learnt projection of the model) on this still empty collection."""
+        """Record another vector space (one learnt from the history) on this still empty collection."""
         if self.count() > 0:
             raise ConfigurationError(
                 f"the case collection {self.collection!r} already holds points of {self.model_id!r}; "
