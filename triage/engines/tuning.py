@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from triage.core.errors import ArtifactError
+from triage.engines.embedder import SentenceTransformerEmbedder
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -186,8 +187,8 @@ def fine_tune(
     return {PREFIX + name: param.detach().numpy().astype(np.float32) for name, param in trainable.items()}
 
 
-class TunedEmbedder:
-    """A copy of the base encoder with tuned tensors laid over it; unit-length float32 rows, like the base."""
+class TunedEmbedder(SentenceTransformerEmbedder):
+    """A copy of the base encoder with tuned tensors laid over it; embeds exactly like the base embedder."""
 
     def __init__(
         self, base: Any, tensors: dict[str, NDArray[np.float32]], *, model_id: str, batch_size: int = 64
@@ -210,20 +211,8 @@ class TunedEmbedder:
                     raise ArtifactError(f"tuned encoder tensor {name} has shape {tuple(value.shape)}")
                 param.copy_(value)
         self._model.eval()
+        # The base class's attributes, set here because the model is built from tensors, not loaded by name.
         self.model_id = model_id
         self.dimension = int(_transformer(self._model).config.hidden_size)
         self.batch_size = batch_size
         self._lock = threading.Lock()
-
-    def embed(self, texts: list[str]) -> NDArray[np.float32]:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
-            vectors = self._model.encode(
-                texts,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.asarray(vectors, dtype=np.float32)
