@@ -91,6 +91,7 @@ class TriageFlow:
         self, event: ExceptionEvent, actor: Actor, scope: SimilarScope | None = None
     ) -> tuple[TriageCase, bool]:
         """Triage ``event``; returns the case and whether it was created (False: a replay of the same event)."""
+        started_at = asyncio.get_running_loop().time()
         body_hash = sha256_json(event.model_dump(mode="json"))
         replay = await asyncio.to_thread(self.cases.find_replay, event.event_id, body_hash)
         if replay is not None:
@@ -119,6 +120,7 @@ class TriageFlow:
                 owner_team=owner_team,
                 neighbours=[_neighbour_facts(n) for n in retrieved.neighbours],
                 predicted_action=retrieved.vote.action if retrieved.vote else None,
+                started_at=started_at,
             )
         )
 

@@ -107,7 +107,7 @@ class LLMDrafter:
             return self._fallback(ctx, facts, "circuit breaker open: LLM not called")
         variables = self._variables(ctx, facts)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timeout
+        deadline = (ctx.started_at if ctx.started_at is not None else loop.time()) + self._timeout
         kinds: tuple[DraftKind, ...] = ("summary", "customer_update")
         tasks = {
             kind: asyncio.create_task(self._llm.generate(PROMPT_OF[kind], variables[kind], deadline))

@@ -36,6 +36,9 @@ class DraftContext:
     owner_team: str
     neighbours: list[NeighbourFacts] = field(default_factory=list)
     predicted_action: str | None = None
+    started_at: float | None = None
+    """``loop.time()`` when the triage call began: the LLM deadline counts from there, so the whole call, not
+    just its drafting, stays within the LLM timeout plus the work after drafting. ``None``: from now."""
 
 
 @dataclass(frozen=True)
