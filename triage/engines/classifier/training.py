@@ -258,9 +258,11 @@ def train_classifier(
             if name == "knn":
                 head = recipe.neighbours(all_emb[tr], y_all[tr], len(labels))
             else:
-                head, warm[name] = _fit_lr(features[name][tr], y_all[tr], recipe.c_of(name), recipe.max_iter)
+                head, fitted = _fit_lr(features[name][tr], y_all[tr], recipe.c_of(name), recipe.max_iter)
                 if name in TUNED_MEMBERS:
-                    tuned_heads[name] = head
+                    tuned_heads[name] = head  # kept as the final head, never refitted: nothing to warm-start
+                else:
+                    warm[name] = fitted
             scores[name].append(head.log_proba(features[name][test_idx]))
         held_parts.append(test_idx)
         fold_parts.append(np.full(len(test_idx), k))
