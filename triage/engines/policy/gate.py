@@ -166,24 +166,32 @@ def may_approve(role: str, teams: Sequence[str], required_role: str, required_te
     return role_ok and (required_team is None or required_team in teams)
 
 
+def abstain_reason(rules: CategoryRules, confidence: float, second_confidence: float) -> str | None:
+    """Why the classification abstains (goes to the manual triage desk), or None when it does not: confidence
+    below the category's review threshold, or a top-two margin below its ambiguity margin when the policy
+    says ``on_ambiguity: abstain``. The flow asks before drafting; the gate decides with the same rule."""
+    if confidence < rules.thresholds.review:
+        return f"confidence {_num(confidence)} < review threshold {_num(rules.thresholds.review)}"
+    margin = confidence - second_confidence
+    if margin < rules.ambiguity_margin and rules.on_ambiguity is OnAmbiguity.ABSTAIN:
+        return f"margin {_num(margin)} between the top two labels < {_num(rules.ambiguity_margin)}"
+    return None
+
+
 def _case_blockers(
     policy: Policy, rules: CategoryRules, inp: GateInput
 ) -> tuple[list[tuple[str, str]], str | None]:
     """Reasons that stop every item from auto-approval, and the abstain reason if the case abstains."""
     label, thresholds = inp.label, rules.thresholds
     blockers: list[tuple[str, str]] = []
-    abstain: str | None = None
+    abstain = abstain_reason(rules, inp.confidence, inp.second_confidence)
     margin = inp.confidence - inp.second_confidence
     if inp.confidence < thresholds.review:
-        abstain = f"confidence {_num(inp.confidence)} < review threshold {_num(thresholds.review)}"
         blockers.append((f"thresholds.{label}.review", f"{abstain}: abstain to the manual triage desk"))
     elif margin < rules.ambiguity_margin:
         detail = f"margin {_num(margin)} between the top two labels < {_num(rules.ambiguity_margin)}"
-        if rules.on_ambiguity is OnAmbiguity.ABSTAIN:
-            abstain = detail
-            blockers.append((f"ambiguity_margin.{label}", f"{detail}: abstain to the manual triage desk"))
-        else:
-            blockers.append((f"ambiguity_margin.{label}", f"{detail}: review"))
+        outcome = "abstain to the manual triage desk" if abstain is not None else "review"
+        blockers.append((f"ambiguity_margin.{label}", f"{detail}: {outcome}"))
     if abstain is None and inp.confidence < thresholds.auto:
         blockers.append(
             (f"thresholds.{label}.auto", f"confidence {_num(inp.confidence)} < {_num(thresholds.auto)}")
@@ -277,7 +285,7 @@ def _draft(rules: CategoryRules, inp: GateInput, draft: DraftCheck) -> _Candidat
 def evaluate_gate(policy: Policy, inp: GateInput) -> GateResult:
     """Decide every item and the case for one classified exception."""
     rules = policy.category(inp.label)
-    shared, abstain_reason = _case_blockers(policy, rules, inp)
+    shared, abstain = _case_blockers(policy, rules, inp)
     candidates = [
         _recommendation(policy, rules, inp, action)
         for action in recommended_actions(policy, inp.label, inp.predicted_action)
@@ -352,8 +360,8 @@ def evaluate_gate(policy: Policy, inp: GateInput) -> GateResult:
     return GateResult(
         decision=decision,
         mode=rules.mode.value,
-        abstained=abstain_reason is not None,
-        abstain_reason=abstain_reason,
+        abstained=abstain is not None,
+        abstain_reason=abstain,
         items=items,
         reasons=case_reasons + own_reasons,
         review_due_minutes=due,
