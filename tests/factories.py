@@ -5,15 +5,26 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from triage.core.actors import Actor, Role
 from triage.core.events import ExceptionEvent
 from triage.core.hashing import sha256_json, sha256_text
+from triage.core.vocabulary import CaseStatus, GateDecision, GateMode, ItemKind, ItemStatus
 from triage.domain.cases.records import ItemRecord, TriageRecord
 from triage.domain.cases.schemas import TriageCase
+from triage.engines.policy.taxonomy import Taxonomy, load_taxonomy
 
 WORKFLOW = Actor(subject="erp-bridge", role=Role.WORKFLOW, key_id="k-workflow")
+TAXONOMY_FILE = Path("guardrails/taxonomy.yaml")
+
+
+@cache
+def taxonomy() -> Taxonomy:
+    """The shipped taxonomy: factories name only the teams and actions production writes."""
+    return load_taxonomy(TAXONOMY_FILE)
 
 
 def make_event(event_id: str | None = None, **overrides: Any) -> ExceptionEvent:
@@ -39,7 +50,7 @@ def make_event(event_id: str | None = None, **overrides: Any) -> ExceptionEvent:
 
 
 def make_item(case_id: str, key: str, **overrides: Any) -> ItemRecord:
-    kind = "draft" if key.startswith("draft:") else "recommendation"
+    kind = ItemKind.DRAFT if key.startswith("draft:") else ItemKind.RECOMMENDATION
     values: dict[str, Any] = {
         "item_id": f"{case_id}-{key.replace(':', '-')}",
         "kind": kind,
@@ -48,7 +59,7 @@ def make_item(case_id: str, key: str, **overrides: Any) -> ItemRecord:
         "text": "We are checking an alternate warehouse." if kind == "draft" else None,
         "generator": "template" if kind == "draft" else None,
         "risk": "low",
-        "status": "pending_review",
+        "status": ItemStatus.PENDING_REVIEW,
         "requires_role": "agent",
         "requires_team": None,
         "four_eyes": False,
@@ -68,22 +79,26 @@ def make_record(
     review_due_at: datetime | None = None,
     label: str = "inventory_shortage",
     confidence: float = 0.91,
-    team: str = "fulfilment",
+    team: str | None = None,
     case_id: str | None = None,
 ) -> TriageRecord:
+    """A stored-ready record of ``label``, owned by the taxonomy's team for it unless ``team`` is given."""
     event = event or make_event()
+    team = team or taxonomy().owner_team(label)
     case_id = case_id or f"case-{uuid.uuid4().hex[:12]}"
     created_at = created_at or datetime.now(UTC)
     overrides = item_overrides or {}
     if items is None:
         items = [
             make_item(
-                case_id, "recommendation:check_alternate_warehouse", **overrides.get("recommendation", {})
+                case_id,
+                f"recommendation:{taxonomy().actions(label)[0]}",
+                **overrides.get("recommendation", {}),
             ),
             make_item(
                 case_id,
                 "draft:summary",
-                status="auto_approved",
+                status=ItemStatus.AUTO_APPROVED,
                 requires_role=None,
                 **overrides.get("summary", {}),
             ),
@@ -104,12 +119,13 @@ def make_record(
             }
             for name in ("summary", "customer_update")
         }
-    gate = "needs_review" if any(i.status == "pending_review" for i in items) else "auto_approved"
+    pending = any(i.status == ItemStatus.PENDING_REVIEW for i in items)
+    gate = GateDecision.NEEDS_REVIEW if pending else GateDecision.AUTO_APPROVED
     case = TriageCase.model_validate(
         {
             "case_id": case_id,
             "event_id": event.event_id,
-            "status": "needs_review" if gate == "needs_review" else "open",
+            "status": CaseStatus.PENDING_REVIEW if pending else CaseStatus.AUTO_APPROVED,
             "created_at": created_at.isoformat(),
             "classification": {
                 "label": label,
@@ -140,10 +156,10 @@ def make_record(
                     "requires_role": item.requires_role,
                 }
                 for item in items
-                if item.kind == "recommendation"
+                if item.kind == ItemKind.RECOMMENDATION
             ],
             "drafts": drafts,
-            "gate": {"decision": gate, "reasons": [], "mode": "recommend"},
+            "gate": {"decision": gate, "reasons": [], "mode": GateMode.RECOMMEND},
             "versions": {"model": "model-abc", "policy": "policy-123", "prompts": "prompts-xyz"},
             "degraded": [],
             "review_due_at": review_due_at.isoformat() if review_due_at else None,

@@ -1,4 +1,7 @@
-"""The Litestar application factory: wiring only — routes, dependencies, error mapping, background tasks."""
+"""The Litestar application factory: routes, dependency providers, error mapping, background jobs.
+
+What the services are and how they are built is ``triage/wiring.py``; this module only plugs them into Litestar.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from litestar import Litestar, MediaType, Request, Response
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import (
@@ -22,18 +25,16 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from triage.config import Settings, get_settings
-from triage.core.actors import Actor
 from triage.core.errors import TriageError
 from triage.domain.audit.controllers import AuditController
-from triage.domain.audit.services import AuditService
 from triage.domain.auth import ApiKeyAuthMiddleware, enforce_route_rules
 from triage.domain.auth.ratelimit import build_rate_limit_middleware
 from triage.domain.cases.controllers import CaseController
-from triage.domain.cases.services import CaseService
+from triage.domain.dependencies import provide_caller
+from triage.domain.policy.controllers import PolicyController
 from triage.domain.reviews.controllers import ReviewController
-from triage.domain.reviews.services import ReviewService
 from triage.domain.system.controllers import SystemController
-from triage.domain.system.runtime import Runtime
+from triage.wiring import Job, ServiceRegistry, Services, background_jobs
 
 log = logging.getLogger("triage")
 PROBLEM_JSON = "application/problem+json"
@@ -121,40 +122,55 @@ def _title(status: int) -> str:
     }.get(status, "Error")
 
 
-async def _every(seconds: float, job: Callable[[], Any], name: str) -> None:
+async def _every(job: Job) -> None:
     while True:
-        await asyncio.sleep(seconds)
-        try:
-            await asyncio.to_thread(job)
-        except TriageError as exc:
-            log.warning("%s failed: %s", name, exc.detail)
-        except Exception:  # a background loop must survive a disk or driver error; logged with its traceback
-            log.exception("%s failed; retrying in %.0f s", name, seconds)
+        await asyncio.sleep(job.interval_s)
+        await run_job(job)
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Litestar:
-    """Build the app. Engines load in the lifespan, in a worker thread, so ``/health`` answers at once."""
+async def run_job(job: Job) -> None:
+    """Run a background job once in a worker thread; a failure is logged and the next run tries again."""
+    try:
+        await asyncio.to_thread(job.run)
+    except TriageError as exc:
+        log.warning("%s failed: %s", job.name, exc.detail)
+    except Exception:  # a background loop must survive a disk or driver error; logged with its traceback
+        log.exception("%s failed; retrying in %.0f s", job.name, job.interval_s)
+
+
+def provide_services(registry: ServiceRegistry) -> dict[str, Provide]:
+    """One provider per injectable service (names as in ``triage/domain/dependencies.py``)."""
+
+    def service(pick: Callable[[Services], Any]) -> Provide:
+        return Provide(lambda: pick(registry.require()), sync_to_thread=False)
+
+    return {
+        "caller": Provide(provide_caller, sync_to_thread=False),
+        "flow": service(lambda s: s.flow),
+        "case_service": service(lambda s: s.cases),
+        "case_history": service(lambda s: s.case_history),
+        "review_service": service(lambda s: s.reviews),
+        "audit_service": service(lambda s: s.audit),
+        "policy_service": service(lambda s: s.policy),
+        "model_service": service(lambda s: s.model),
+        "readiness": Provide(lambda: registry.readiness, sync_to_thread=False),
+        "metrics": Provide(lambda: registry.metrics, sync_to_thread=False),
+    }
+
+
+def create_app(settings: Settings | None = None, *, registry: ServiceRegistry | None = None) -> Litestar:
+    """Build the app. Services are built in the lifespan, in a worker thread, so ``/health`` answers at once."""
     settings = settings or get_settings()
-    runtime = runtime or Runtime(settings)
+    registry = registry or ServiceRegistry(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
 
         async def start() -> None:
-            await asyncio.to_thread(runtime.start)
-            if runtime.ready:
-                tasks.append(asyncio.create_task(_every(2.0, runtime.poll_policy, "policy reload")))
-                tasks.append(
-                    asyncio.create_task(
-                        _every(settings.escalation_interval_s, runtime.escalate_overdue, "escalation")
-                    )
-                )
-                tasks.append(
-                    asyncio.create_task(
-                        _every(settings.audit_anchor_interval_s, runtime.anchor_audit, "anchor")
-                    )
-                )
+            await asyncio.to_thread(registry.start)
+            if registry.services is not None:
+                tasks.extend(asyncio.create_task(_every(job)) for job in background_jobs(registry.services))
 
         tasks.append(asyncio.create_task(start()))
         try:
@@ -163,19 +179,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await asyncio.to_thread(runtime.close)
-
-    def provide_runtime() -> Runtime:
-        return runtime
-
-    def provide_case_service() -> CaseService:
-        return runtime.require_cases()
-
-    def provide_review_service() -> ReviewService:
-        return runtime.require_reviews()
-
-    def provide_audit_service() -> AuditService:
-        return runtime.require_audit()
+            await asyncio.to_thread(registry.close)
 
     exception_handlers: dict[Any, Callable[..., Response[Any]]] = {
         TriageError: _triage_error,
@@ -186,15 +190,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         UnicodeDecodeError: _bad_encoding,
         Exception: _unexpected_error,
     }
-    app = Litestar(
-        route_handlers=[SystemController, CaseController, ReviewController, AuditController],
-        dependencies={
-            "runtime": Provide(provide_runtime, sync_to_thread=False),
-            "case_service": Provide(provide_case_service, sync_to_thread=False),
-            "review_service": Provide(provide_review_service, sync_to_thread=False),
-            "audit_service": Provide(provide_audit_service, sync_to_thread=False),
-        },
-        middleware=[ApiKeyAuthMiddleware.define(runtime), build_rate_limit_middleware(settings)],
+    return Litestar(
+        route_handlers=[
+            SystemController,
+            CaseController,
+            ReviewController,
+            AuditController,
+            PolicyController,
+        ],
+        dependencies=provide_services(registry),
+        middleware=[ApiKeyAuthMiddleware.define(registry), build_rate_limit_middleware(settings)],
         guards=[enforce_route_rules],
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
@@ -210,10 +215,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             ),
             security=[{"apiKey": []}],
         ),
-        state=State({"runtime": runtime}),
+        state=State({"registry": registry}),
         debug=False,
     )
-    return app
 
 
-__all__ = ["Actor", "MediaType", "create_app", "problem"]
+__all__ = ["create_app", "problem", "run_job"]

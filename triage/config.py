@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     qdrant_url: str | None = None
     qdrant_api_key: SecretStr | None = None
     qdrant_timeout_s: float = Field(default=2.0, gt=0)
+    store_retry_interval_s: float = Field(default=10.0, gt=0)
     qdrant_collection: str = "case_history"
     case_store: Literal["qdrant", "matrix"] = "qdrant"
     similar_k: int = Field(default=5, ge=1, le=50)
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
     policy_file: Path = Path("guardrails/policy.yaml")
     taxonomy_file: Path = Path("guardrails/taxonomy.yaml")
     factcheck_file: Path = Path("guardrails/factcheck.yaml")
+    policy_poll_interval_s: float = Field(default=2.0, gt=0)
     prompts_dir: Path = Path("prompts")
     history_file: Path = Path("eval/datasets/order_exceptions/history.jsonl")
 

@@ -24,8 +24,8 @@ from litestar.testing import TestClient
 
 from triage.config import Settings, get_settings
 from triage.core.actors import Role
-from triage.domain.auth.repositories import ApiKeyRepository
 from triage.domain.auth.services import KeyService
+from triage.wiring import ServiceRegistry, Services
 
 STARTUP_TIMEOUT_S = 300.0
 WORKFLOW, AGENT, SUPERVISOR, COMPLIANCE, ADMIN = (
@@ -53,6 +53,12 @@ def _environment(**values: str) -> Iterator[None]:
         get_settings.cache_clear()
 
 
+QUIET_INTERVALS = (
+    "policy_poll_interval_s",
+    "escalation_interval_s",
+    "audit_anchor_interval_s",
+    "store_retry_interval_s",
+)
 SHIPPED_HISTORY = Path("eval/datasets/order_exceptions/history.jsonl")
 HISTORY_STRIDE = 4
 TEMPLATE_ENV = "TRIAGE_TEST_TEMPLATE_HOME"
@@ -123,11 +129,15 @@ class LiveApp:
     client: TestClient[Litestar]
     app: Litestar
     settings: Settings
-    runtime: Any
+    registry: ServiceRegistry
     key_service: KeyService
     tokens: dict[Role, str]
     revoked_token: str
     teams: tuple[str, ...]
+
+    @property
+    def services(self) -> Services:
+        return self.registry.require()
 
     def auth(self, role: Role | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"} if role is not None else {}
@@ -155,15 +165,18 @@ def live_app(parent: Path, **overrides: Any) -> Iterator[LiveApp]:
         "environment": "test",
         "history_file": template_history(),
         "rate_limit_per_minute": 100_000,
+        # No background job runs on its own in tests: a test that needs one runs it (``run_jobs``).
+        **dict.fromkeys(QUIET_INTERVALS, 24 * 3600.0),
     }
     values.update(overrides)
     settings = Settings(**values)
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False, timeout=120) as client:
-        runtime = app.state["runtime"]
-        assert runtime.started.wait(STARTUP_TIMEOUT_S), "the runtime did not start in time"
-        assert runtime.ready, f"the runtime failed to start: {runtime.startup_error}"
-        key_service = KeyService(ApiKeyRepository(runtime.sessions))
+        registry: ServiceRegistry = app.state["registry"]
+        readiness = registry.readiness
+        assert readiness.started.wait(STARTUP_TIMEOUT_S), "the services did not start in time"
+        assert readiness.ready, f"the services failed to start: {readiness.error}"
+        key_service = registry.require().keys
         teams = all_teams(settings)
         tokens = {
             role: key_service.create(
@@ -173,4 +186,4 @@ def live_app(parent: Path, **overrides: Any) -> Iterator[LiveApp]:
         }
         revoked = key_service.create(SUPERVISOR, "test-revoked", teams)
         key_service.revoke(revoked.key_id)
-        yield LiveApp(client, app, settings, runtime, key_service, tokens, revoked.key, teams)
+        yield LiveApp(client, app, settings, registry, key_service, tokens, revoked.key, teams)

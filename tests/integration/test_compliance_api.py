@@ -19,6 +19,7 @@ from triage.core.actors import Actor, Role
 from triage.domain.audit.controllers import AuditController
 from triage.domain.audit.services import AuditService, verify_export
 from triage.domain.cases.services import CaseService
+from triage.domain.dependencies import provide_caller
 from triage.domain.reviews.controllers import ReviewController
 from triage.domain.reviews.services import ReviewService
 from triage.engines.policy import PolicyStore
@@ -45,6 +46,7 @@ def client(sessions: sessionmaker[Session], audit_service: AuditService) -> Iter
     app = Litestar(
         route_handlers=[ReviewController, AuditController],
         dependencies={
+            "caller": Provide(provide_caller, sync_to_thread=False),
             "review_service": Provide(lambda: reviews, sync_to_thread=False),
             "audit_service": Provide(lambda: audit_service, sync_to_thread=False),
         },
@@ -64,7 +66,7 @@ def test_a_triage_and_an_approval_tell_the_whole_story(
     record = make_record()
     case_service.create(record)
     case_id = record.case.case_id
-    call_as(Actor(subject="alice", role=Role.AGENT, teams=("fulfilment",)))
+    call_as(Actor(subject="alice", role=Role.AGENT, teams=("fulfillment",)))
 
     queue = client.get("/v1/reviews").json()["items"]
     target = next(i for i in queue if i["kind"] == "recommendation")

@@ -284,14 +284,14 @@ def _plant(h: Harness, neighbour_ids: list[str], resolution: str | None) -> None
 
     from triage.engines.retrieval import vectors_for
 
-    runtime = h.env.runtime
+    store = h.env.services.connection.store
+    embedder = h.env.services.case_history.embedder
+    assert store is not None
     originals = [_history_cases()[case_id] for case_id in neighbour_ids if case_id in _history_cases()]
     assert originals, f"neighbours {neighbour_ids} are not shipped history cases"
     cases = [replace(c, resolution=resolution) if resolution is not None else c for c in originals]
-    vectors = np.asarray(
-        vectors_for(runtime.store, runtime.embedder, [c.text for c in cases]), dtype=np.float32
-    )
-    runtime.store.upsert(cases, vectors)
+    vectors = np.asarray(vectors_for(store, embedder, [c.text for c in cases]), dtype=np.float32)
+    store.upsert(cases, vectors)
 
 
 def test_poisoned_history_resolutions_change_nothing(harness: Harness) -> None:

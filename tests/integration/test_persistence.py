@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import WORKFLOW, make_event, make_record
 from triage.core.errors import Conflict, NotFound, UpstreamUnavailable
+from triage.core.vocabulary import CaseStatus
 from triage.db.migrate import is_up_to_date, upgrade_database
 from triage.db.tables import AuditLogRow, CaseRow, ItemRow
 from triage.domain.audit.schemas import AuditFilters
@@ -126,7 +127,7 @@ def test_list_filters_and_pages_newest_first(case_service: CaseService) -> None:
     assert cursor3 is None
     assert [c.case_id for c in only_a] == ["case-4", "case-2", "case-0"]
     assert case_service.list(label="credit_hold")[0] == []
-    assert len(case_service.list(team="fulfilment", status="needs_review")[0]) == 5
+    assert len(case_service.list(team="fulfillment", status=CaseStatus.PENDING_REVIEW)[0]) == 5
 
 
 def test_resolution_is_recorded_once_and_audited(
@@ -134,16 +135,11 @@ def test_resolution_is_recorded_once_and_audited(
 ) -> None:
     case, _ = case_service.create(make_record())
     body = ResolutionCreate(outcome="resolved", resolution_action="transfer", resolution="Moved 6 units")
-    seen: list[tuple[str, str]] = []
-
-    resolved, created = case_service.record_resolution(
-        case.case_id, body, WORKFLOW, on_resolved=lambda cid, event, res: seen.append((cid, event.event_id))
-    )
+    resolved, created = case_service.record_resolution(case.case_id, body, WORKFLOW)
     again, created_again = case_service.record_resolution(case.case_id, body, WORKFLOW)
 
     assert (created, created_again) == (True, False)
     assert resolved.status == again.status == "resolved"
-    assert seen == [(case.case_id, case.event_id)]
     assert case_service.get_event(case.case_id).event_id == case.event_id
     with pytest.raises(Conflict):
         case_service.record_resolution(

@@ -23,10 +23,10 @@ from triage.domain.reviews.services import ReviewService
 from triage.engines.policy import PolicyStore
 
 ROOT = Path(__file__).resolve().parents[2]
-AGENT = Actor(subject="alice", role=Role.AGENT, teams=("fulfilment",))
-AGENT_2 = Actor(subject="bob", role=Role.AGENT, teams=("fulfilment",))
+AGENT = Actor(subject="alice", role=Role.AGENT, teams=("fulfillment",))
+AGENT_2 = Actor(subject="bob", role=Role.AGENT, teams=("fulfillment",))
 OTHER_TEAM = Actor(subject="olga", role=Role.AGENT, teams=("finance",))
-SUPERVISOR = Actor(subject="sam", role=Role.SUPERVISOR, teams=("fulfilment",))
+SUPERVISOR = Actor(subject="sam", role=Role.SUPERVISOR, teams=("fulfillment",))
 WORKFLOW_ACTOR = Actor(subject="erp", role=Role.WORKFLOW)
 
 
@@ -228,11 +228,11 @@ def test_role_team_and_monetary_limit_come_from_the_policy(
     case_id = record.case.case_id
     target = record.items[0].item_id
     finance_agent = Actor(subject="fay", role=Role.AGENT, teams=("finance",))
-    fulfilment_supervisor = Actor(subject="sue", role=Role.SUPERVISOR, teams=("fulfilment",))
+    fulfillment_supervisor = Actor(subject="sue", role=Role.SUPERVISOR, teams=("fulfillment",))
     finance_supervisor = Actor(subject="fred", role=Role.SUPERVISOR, teams=("finance",))
     body = DecisionCreate(item_id=target, expected_version=1, decision="approve")
 
-    for actor in (finance_agent, fulfilment_supervisor):
+    for actor in (finance_agent, fulfillment_supervisor):
         with pytest.raises(PolicyViolation):
             review_service.decide(case_id, body, actor)
     assert review_service.decide(case_id, body, finance_supervisor).status == "approved"

@@ -147,18 +147,16 @@ def test_resolution_feeds_the_history(env: LiveApp) -> None:
 
 
 def test_retrieval_outage_degrades_and_never_auto_approves(env: LiveApp) -> None:
-    runtime = env.runtime
-    flow = runtime.flow
-    saved = flow.store
-    runtime.store.close()
+    connection = env.services.connection
+    assert connection.store is not None
+    connection.store.close()  # the store object stays in place, and every call to it fails
     try:
         event = shipped_test_events(60)[50]
         event["event_id"] = "EVT-DEGRADED-0001"
         case = post(env, event).json()
     finally:
-        runtime.open_store()
-        flow.store = runtime.store
-    assert saved is not None
+        connection.close()
+        assert connection.reconnect()
     assert case["similar_cases"] == []
     assert "retrieval" in case["degraded"]
     assert case["gate"]["decision"] != "auto_approved"

@@ -1,4 +1,4 @@
-"""Signed copies of the chain head written outside the database, and the loop that writes them.
+"""Signed copies of the chain head written outside the database (the app writes one periodically).
 
 An attacker who can rewrite the whole ``audit_log`` table (and even roll its head row back to an older,
 genuinely signed value) cannot also reach back into files written earlier: verification compares the chain
@@ -7,20 +7,14 @@ with every anchor. Point ``TRIAGE_HOME``'s ``audit-anchors`` at write-once stora
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 from pydantic import ValidationError
 
 from triage.domain.audit.schemas import AnchorRead
-
-logger = logging.getLogger(__name__)
 
 
 class AnchorStore:
@@ -57,24 +51,3 @@ class AnchorStore:
     def latest(self) -> AnchorRead | None:
         anchors = [anchor for _, anchor in self.load() if anchor is not None]
         return max(anchors, key=lambda a: a.seq, default=None)
-
-
-class Anchoring(Protocol):
-    def anchor(self) -> AnchorRead | None: ...
-
-
-async def run_anchor_loop(
-    audit: Anchoring, interval_s: float, stop: asyncio.Event, *, on_error: Callable[[str], None] | None = None
-) -> None:
-    """Write an anchor every ``interval_s`` seconds until ``stop`` is set (started by the app's lifespan)."""
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(audit.anchor)
-        except Exception as exc:  # noqa: BLE001 - the loop must survive a transient failure; it is logged
-            logger.warning("audit anchor failed: %s", exc)
-            if on_error is not None:
-                on_error(str(exc))
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval_s)
-        except TimeoutError:
-            continue

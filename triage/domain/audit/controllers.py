@@ -12,7 +12,7 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from triage.domain.audit.schemas import AuditFilters, AuditPageRead, ExportFormat, VerifyRead
-from triage.domain.audit.services import AuditService
+from triage.domain.dependencies import AuditServiceDep
 
 EXPORT_MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 
@@ -23,7 +23,7 @@ class AuditController(Controller):
     @get("/v1/audit", summary="Audit records in sequence order, filtered, cursor-paginated")
     async def query_audit(
         self,
-        audit_service: AuditService,
+        audit_service: AuditServiceDep,
         case_id: str | None = None,
         order_id: str | None = None,
         actor: Annotated[str | None, Parameter(description="actor subject")] = None,
@@ -39,7 +39,7 @@ class AuditController(Controller):
         return await asyncio.to_thread(audit_service.query, filters, cursor=cursor, limit=limit)
 
     @get("/v1/audit/verify", summary="Verify the hash chain, its signed head and the anchors")
-    async def verify_audit(self, audit_service: AuditService) -> VerifyRead:
+    async def verify_audit(self, audit_service: AuditServiceDep) -> VerifyRead:
         return await asyncio.to_thread(audit_service.verify)
 
     @get(
@@ -53,7 +53,9 @@ class AuditController(Controller):
         },
     )
     async def export_audit(
-        self, audit_service: AuditService, fmt: Annotated[ExportFormat, Parameter(query="format")] = "jsonl"
+        self,
+        audit_service: AuditServiceDep,
+        fmt: Annotated[ExportFormat, Parameter(query="format")] = "jsonl",
     ) -> Stream:
         headers = {"Content-Disposition": f'attachment; filename="audit-log.{fmt}"'}
         return Stream(audit_service.export(fmt), media_type=EXPORT_MEDIA_TYPES[fmt], headers=headers)

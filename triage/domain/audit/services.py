@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from triage.config import Settings
 from triage.core.actors import Actor
+from triage.core.clock import utc_now
 from triage.core.errors import InvalidInput, UpstreamUnavailable
 from triage.core.hashing import canonical_json, sha256_json
+from triage.core.paging import clamp_limit, decode_cursor, encode_cursor
 from triage.db.engine import read_snapshot, unit_of_work
 from triage.db.tables import AuditLogRow
 from triage.domain.audit.anchors import AnchorStore
@@ -65,10 +67,7 @@ PAYLOAD_FIELDS = (
 )
 EXPORT_FIELDS = (*PAYLOAD_FIELDS, "hash", "signature")
 MAX_PAGE = 500
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+"""Audit pages may be longer than the other listings (compliance reads the log in bulk)."""
 
 
 def format_time(value: datetime) -> str:
@@ -263,12 +262,12 @@ class AuditService:
 
     def query(self, filters: AuditFilters, *, cursor: str | None = None, limit: int = 100) -> AuditPageRead:
         """Records matching ``filters`` in sequence order; ``cursor`` is the last seq of the previous page."""
-        after = _parse_cursor(cursor)
-        limit = max(1, min(limit, MAX_PAGE))
+        after = decode_cursor(cursor, int)[0] if cursor else 0
+        limit = clamp_limit(limit, MAX_PAGE)
         with read_snapshot(self.sessions) as session:
             rows = self.repository.page(session, filters, after=after, limit=limit + 1)
             items = [AuditRecordRead.model_validate(_row_dict(row)) for row in rows[:limit]]
-        next_cursor = str(items[-1].seq) if len(rows) > limit else None
+        next_cursor = encode_cursor(items[-1].seq) if len(rows) > limit else None
         return AuditPageRead(items=items, next_cursor=next_cursor)
 
     def verify(self) -> VerifyRead:
@@ -388,14 +387,6 @@ def verify_export(lines: Iterable[str], signer: AuditSigner) -> VerifyRead:
         head_seq=verifier.last_seq,
         anchors_checked=0,
     )
-
-
-def _parse_cursor(cursor: str | None) -> int:
-    if cursor is None or cursor == "":
-        return 0
-    if not cursor.isdigit():
-        raise InvalidInput("cursor must be the sequence number returned as next_cursor")
-    return int(cursor)
 
 
 def _csv_cell(value: Any) -> str:

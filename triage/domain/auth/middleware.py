@@ -7,7 +7,6 @@ the route is the guards' job. The key lookup is a blocking database read, so it 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -16,9 +15,7 @@ from litestar.connection import ASGIConnection
 from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import DefineMiddleware
 from litestar.types import ASGIApp, Method, Scopes
-from sqlalchemy.orm import Session, sessionmaker
 
-from triage.config import Settings
 from triage.core.errors import Unauthorized, UpstreamUnavailable
 from triage.domain.auth.guards import AUTH_BACKEND_SCOPE_KEY, DenialRecorder, record_denial
 from triage.domain.auth.policy import PUBLIC_PATH_PATTERNS
@@ -36,23 +33,19 @@ _MESSAGES = {
 
 
 class AuthSource(Protocol):
-    """What the app's runtime offers once started: settings, a session factory, the audit service."""
+    """Where the middleware finds the key service and the denial recorder once the service has started."""
 
-    @property
-    def settings(self) -> Settings: ...
+    def key_service(self) -> KeyService:
+        """The key service; ``UpstreamUnavailable`` while the service is starting."""
+        ...
 
-    @property
-    def sessions(self) -> sessionmaker[Session] | None: ...
-
-    @property
-    def audit(self) -> Any: ...
+    def denial_recorder(self) -> DenialRecorder | None: ...
 
 
 class AuthBackend:
-    """Finds the key service and the denial recorder, building the service lazily from a runtime.
+    """The key service and the denial recorder: given directly (tests) or found in the app's ``source``.
 
-    One backend is shared by the middleware instances of every route, so the key service (and its JWKS) is
-    built once per app.
+    One backend is shared by the middleware instances of every route.
     """
 
     def __init__(
@@ -65,35 +58,22 @@ class AuthBackend:
         self._key_service = key_service
         self._source = source
         self._record_denial = record_denial
-        self._lock = threading.Lock()
 
     def key_service(self) -> KeyService | None:
         if self._key_service is not None or self._source is None:
             return self._key_service
-        sessions = self._source.sessions
-        if sessions is None:
-            raise UpstreamUnavailable("the service is starting; authentication is not available yet")
-        with self._lock:
-            if self._key_service is None:
-                from triage.domain.auth.repositories import ApiKeyRepository
-
-                self._key_service = KeyService.from_settings(
-                    self._source.settings, ApiKeyRepository(sessions)
-                )
-        return self._key_service
+        return self._source.key_service()
 
     def denial_recorder(self) -> DenialRecorder | None:
-        if self._record_denial is not None:
+        if self._record_denial is not None or self._source is None:
             return self._record_denial
-        audit = self._source.audit if self._source is not None else None
-        recorder: DenialRecorder | None = getattr(audit, "record_denial", None)
-        return recorder
+        return self._source.denial_recorder()
 
 
 class ApiKeyAuthMiddleware(AbstractAuthenticationMiddleware):
     """Sets ``connection.user`` to the calling :class:`~triage.core.actors.Actor`; 401 when there is none.
 
-    Build it with :meth:`define` (from a started runtime, a :class:`KeyService` or an :class:`AuthBackend`);
+    Build it with :meth:`define` (from an :class:`AuthSource`, a :class:`KeyService` or an :class:`AuthBackend`);
     with none of them it reads ``app.state["key_service"]`` at request time.
     """
 
@@ -118,7 +98,7 @@ class ApiKeyAuthMiddleware(AbstractAuthenticationMiddleware):
 
     @classmethod
     def define(cls, source: AuthSource | KeyService | AuthBackend, **kwargs: Any) -> DefineMiddleware:
-        """The middleware for ``Litestar(middleware=[...])``; ``source`` is usually the app's runtime."""
+        """The middleware for ``Litestar(middleware=[...])``; ``source`` is usually the app's service registry."""
         if isinstance(source, AuthBackend):
             backend = source
         elif isinstance(source, KeyService):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from triage.core.actors import Actor
 from triage.core.events import ExceptionEvent
+from triage.core.vocabulary import ItemKind, ItemStatus
 from triage.domain.cases.schemas import TriageCase
 
 
@@ -17,15 +18,15 @@ class ItemRecord:
     """One reviewable item: a recommended action or a draft, with the gate's decision on it."""
 
     item_id: str
-    kind: Literal["recommendation", "draft"]
+    kind: ItemKind
     key: str
     """``recommendation:<action>``, ``draft:summary`` or ``draft:customer_update``."""
     action: str | None
     text: str | None
     generator: str | None
     risk: str
-    status: str
-    """auto_approved | pending_review | blocked | shadow (the gate's word, before any human)."""
+    status: ItemStatus
+    """The gate's word, before any human: auto_approved | pending_review | blocked | shadow."""
     requires_role: str | None
     requires_team: str | None
     four_eyes: bool

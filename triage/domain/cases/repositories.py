@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from triage.core.errors import InvalidInput
+from triage.core.paging import decode_cursor, encode_cursor
 from triage.db.tables import CaseRow, ItemRow
 
 
@@ -24,19 +21,6 @@ class CaseFilters:
     team: str | None = None
     visible_teams: frozenset[str] | None = None
     """None: every team; otherwise only cases owned by one of these teams (an agent's queues)."""
-
-
-def encode_cursor(created_at: datetime, case_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), case_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        created_at, case_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(created_at), str(case_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise InvalidInput("cursor is not one this service returned as next_cursor") from exc
 
 
 class CaseRepository:
@@ -82,7 +66,7 @@ class CaseRepository:
         if filters.visible_teams is not None:
             statement = statement.where(CaseRow.team.in_(sorted(filters.visible_teams)))
         if cursor:
-            created_at, case_id = decode_cursor(cursor)
+            created_at, case_id = decode_cursor(cursor, datetime, str)
             statement = statement.where(
                 or_(
                     CaseRow.created_at < created_at,
@@ -91,3 +75,11 @@ class CaseRepository:
             )
         statement = statement.order_by(CaseRow.created_at.desc(), CaseRow.case_id.desc()).limit(limit)
         return list(session.execute(statement).scalars())
+
+
+def next_page_cursor(rows: Sequence[CaseRow], limit: int) -> str | None:
+    """The cursor after the last of ``rows`` when more than ``limit`` were found (the page ends there)."""
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    return encode_cursor(last.created_at, last.case_id)

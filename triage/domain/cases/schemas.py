@@ -3,41 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from triage.core.events import ExceptionEvent
+from triage.core.vocabulary import CaseStatus, GateDecision, GateMode, ItemStatus, Severity
 
 
 class Read(BaseModel):
     model_config = ConfigDict(from_attributes=False)
-
-
-class Severity(StrEnum):
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-
-class GateDecision(StrEnum):
-    AUTO_APPROVED = "auto_approved"
-    NEEDS_REVIEW = "needs_review"
-    BLOCKED = "blocked"
-
-
-class ItemStatus(StrEnum):
-    """Lifecycle of one recommendation or draft."""
-
-    AUTO_APPROVED = "auto_approved"
-    PENDING_REVIEW = "pending_review"
-    BLOCKED = "blocked"
-    APPROVED = "approved"
-    EDITED = "edited"
-    REJECTED = "rejected"
-    SHADOW = "shadow"
 
 
 class LabelConfidence(Read):
@@ -114,7 +89,7 @@ class GateReasonRead(Read):
 class GateRead(Read):
     decision: GateDecision
     reasons: list[GateReasonRead]
-    mode: Literal["off", "shadow", "recommend", "auto"]
+    mode: GateMode
 
 
 class VersionsRead(Read):
@@ -129,7 +104,7 @@ class TriageCase(Read):
 
     case_id: str
     event_id: str
-    status: str
+    status: CaseStatus = Field(description="Where the case stands; see CaseStatus for the lifecycle.")
     created_at: datetime
     classification: ClassificationRead
     severity: Severity
@@ -155,4 +130,4 @@ class ResolutionCreate(BaseModel):
     hours_to_resolve: float | None = Field(default=None, ge=0, le=24 * 365)
 
 
-__all__ = ["ExceptionEvent", "TriageCase"]
+__all__ = ["CaseStatus", "ExceptionEvent", "GateDecision", "ItemStatus", "Severity", "TriageCase"]

@@ -7,38 +7,33 @@ change is rolled back and the caller gets ``UpstreamUnavailable`` (503).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from triage.core.actors import Actor
+from triage.core.clock import Clock, utc_now
 from triage.core.errors import Conflict, NotFound
 from triage.core.events import ExceptionEvent
+from triage.core.paging import clamp_limit
+from triage.core.vocabulary import CaseStatus, ItemStatus
 from triage.db.engine import read_snapshot, unit_of_work
 from triage.db.tables import CaseRow, ItemRow
 from triage.domain.audit.schemas import AuditEntryCreate
 from triage.domain.audit.services import AuditService
+from triage.domain.auth.policy import may_see_team
 from triage.domain.cases.records import ItemRecord, TriageRecord
-from triage.domain.cases.repositories import CaseFilters, CaseRepository, encode_cursor
-from triage.domain.cases.schemas import ItemStatus, ResolutionCreate, TriageCase
-
-OnResolved = Callable[[str, ExceptionEvent, ResolutionCreate], None]
-MAX_PAGE = 200
-RESOLVED_STATUS = "resolved"
+from triage.domain.cases.repositories import CaseFilters, CaseRepository, next_page_cursor
+from triage.domain.cases.schemas import ResolutionCreate, TriageCase
 
 ITEM_ACTIONS = {
-    ItemStatus.AUTO_APPROVED.value: "item.auto_approved",
-    ItemStatus.PENDING_REVIEW.value: "item.queued_for_review",
-    ItemStatus.BLOCKED.value: "item.blocked",
-    ItemStatus.SHADOW.value: "item.shadow",
+    ItemStatus.AUTO_APPROVED: "item.auto_approved",
+    ItemStatus.PENDING_REVIEW: "item.queued_for_review",
+    ItemStatus.BLOCKED: "item.blocked",
+    ItemStatus.SHADOW: "item.shadow",
 }
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def case_read(case: CaseRow, items: Sequence[ItemRow]) -> TriageCase:
@@ -68,12 +63,10 @@ class CaseService:
         sessions: sessionmaker[Session],
         audit: AuditService,
         *,
-        on_resolved: OnResolved | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.sessions = sessions
         self.audit = audit
-        self.on_resolved = on_resolved
         self.clock = clock
         self.repository = CaseRepository()
 
@@ -112,12 +105,19 @@ class CaseService:
                 raise Conflict("the case could not be stored: an identifier is already taken") from exc
             return replay, False
 
-    def get(self, case_id: str) -> TriageCase:
+    def get(self, case_id: str, actor: Actor | None = None) -> TriageCase:
+        """One case; ``NotFound`` when it does not exist or ``actor`` may not see its team."""
         with read_snapshot(self.sessions) as session:
-            case = self.repository.get(session, case_id)
-            if case is None:
-                raise NotFound(f"no case {case_id!r}")
+            case = self._visible(self.repository.get(session, case_id), case_id, actor)
             return case_read(case, self.repository.items(session, [case_id])[case_id])
+
+    @staticmethod
+    def _visible(case: CaseRow | None, case_id: str, actor: Actor | None) -> CaseRow:
+        """The case row, unless it is missing or outside ``actor``'s teams (both are the same 404, so an
+        outsider cannot tell which case ids exist)."""
+        if case is None or (actor is not None and not may_see_team(actor, case.team)):
+            raise NotFound(f"no case {case_id!r}")
+        return case
 
     def get_event(self, case_id: str) -> ExceptionEvent:
         """The event a case was triaged from, as it was received."""
@@ -130,7 +130,7 @@ class CaseService:
     def list(
         self,
         *,
-        status: str | None = None,
+        status: CaseStatus | None = None,
         label: str | None = None,
         customer_id: str | None = None,
         team: str | None = None,
@@ -139,7 +139,7 @@ class CaseService:
         limit: int = 50,
     ) -> tuple[list[TriageCase], str | None]:
         """Cases newest first, filtered; the second value is the cursor of the next page (or None)."""
-        limit = max(1, min(limit, MAX_PAGE))
+        limit = clamp_limit(limit)
         filters = CaseFilters(
             status=status, label=label, customer_id=customer_id, team=team, visible_teams=visible_teams
         )
@@ -147,31 +147,21 @@ class CaseService:
             rows = self.repository.page(session, filters, cursor=cursor, limit=limit + 1)
             page = rows[:limit]
             items = self.repository.items(session, [row.case_id for row in page])
-            cases = [case_read(row, items[row.case_id]) for row in page]
-            next_cursor = encode_cursor(page[-1].created_at, page[-1].case_id) if len(rows) > limit else None
-        return cases, next_cursor
+            return [case_read(row, items[row.case_id]) for row in page], next_page_cursor(rows, limit)
 
     def record_resolution(
-        self, case_id: str, body: ResolutionCreate, actor: Actor, *, on_resolved: OnResolved | None = None
+        self, case_id: str, body: ResolutionCreate, actor: Actor
     ) -> tuple[TriageCase, bool]:
         """Record the final outcome once: ``(case, created)``; the identical body again is not an error, a
-        different one is a ``Conflict``. ``on_resolved`` (idempotent, e.g. adding the case to the history)
-        runs after the commit, on a repeat too, so a retry can finish what a failed callback left undone."""
+        different one is a ``Conflict``; a case outside ``actor``'s teams is ``NotFound``."""
         with unit_of_work(self.sessions) as session:
-            case = self.repository.get(session, case_id, for_update=True)
-            if case is None:
-                raise NotFound(f"no case {case_id!r}")
+            case = self._visible(self.repository.get(session, case_id, for_update=True), case_id, actor)
             created = case.resolution_outcome is None
             if created:
                 self._resolve(session, case, body, actor)
             elif _stored_resolution(case) != body:
                 raise Conflict(f"case {case_id!r} already has a different resolution")
-            result = case_read(case, self.repository.items(session, [case_id])[case_id])
-            event = ExceptionEvent.model_validate(case.event)
-        callback = on_resolved or self.on_resolved
-        if callback is not None:
-            callback(case_id, event, body)
-        return result, created
+            return case_read(case, self.repository.items(session, [case_id])[case_id]), created
 
     def _resolve(self, session: Session, case: CaseRow, body: ResolutionCreate, actor: Actor) -> None:
         before = {"status": case.status}
@@ -181,7 +171,7 @@ class CaseService:
         case.hours_to_resolve = body.hours_to_resolve
         case.resolved_at = self.clock()
         case.resolved_by = actor.subject
-        case.status = RESOLVED_STATUS
+        case.status = CaseStatus.RESOLVED
         case.version += 1
         session.flush()
         versions = case.response.get("versions") or {}
@@ -352,7 +342,7 @@ class CaseService:
     @staticmethod
     def _item_entry(item: ItemRecord, common: dict[str, Any]) -> AuditEntryCreate:
         return AuditEntryCreate(
-            action=ITEM_ACTIONS.get(item.status, f"item.{item.status}"),
+            action=ITEM_ACTIONS.get(ItemStatus(item.status), f"item.{item.status}"),
             item_id=item.item_id,
             outcome=item.status,
             after={"text": item.text} if item.text is not None else None,

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get, post
-from litestar.datastructures import State
+from litestar import Controller, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
-from triage.core.actors import Actor
+from triage.core.paging import MAX_PAGE
+from triage.domain.dependencies import CurrentActor, ReviewServiceDep
 from triage.domain.reviews.schemas import DecisionCreate, DecisionRead, ReviewQueueRead
-from triage.domain.reviews.services import ReviewService
 
 
 class ReviewController(Controller):
@@ -21,12 +20,12 @@ class ReviewController(Controller):
     @get("/v1/reviews", summary="The review queue, most urgent SLA first")
     async def list_reviews(
         self,
-        request: Request[Actor, Any, State],
-        review_service: ReviewService,
+        caller: CurrentActor,
+        review_service: ReviewServiceDep,
         cursor: str | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
     ) -> ReviewQueueRead:
-        return await asyncio.to_thread(review_service.queue, request.user, limit, cursor)
+        return await asyncio.to_thread(review_service.queue, caller, limit, cursor)
 
     @post(
         "/v1/cases/{case_id:str}/decisions",
@@ -41,10 +40,6 @@ class ReviewController(Controller):
         },
     )
     async def decide(
-        self,
-        request: Request[Actor, Any, State],
-        case_id: str,
-        data: DecisionCreate,
-        review_service: ReviewService,
+        self, case_id: str, data: DecisionCreate, caller: CurrentActor, review_service: ReviewServiceDep
     ) -> DecisionRead:
-        return await asyncio.to_thread(review_service.decide, case_id, data, request.user)
+        return await asyncio.to_thread(review_service.decide, case_id, data, caller)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Decision = Literal["approve", "reject", "edit_and_approve"]
+from triage.core.vocabulary import Decision
 
 
 class DecisionCreate(BaseModel):
@@ -35,9 +35,9 @@ class DecisionCreate(BaseModel):
 
     @model_validator(mode="after")
     def _edit_has_text(self) -> DecisionCreate:
-        if self.decision == "edit_and_approve" and self.edited_text is None:
+        if self.decision == Decision.EDIT_AND_APPROVE and self.edited_text is None:
             raise ValueError("edit_and_approve needs edited_text")
-        if self.decision != "edit_and_approve" and self.edited_text is not None:
+        if self.decision != Decision.EDIT_AND_APPROVE and self.edited_text is not None:
             raise ValueError("edited_text is only accepted with edit_and_approve")
         return self
 

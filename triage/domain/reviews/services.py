@@ -8,9 +8,8 @@ A refused decision changes nothing but is still audited, in a transaction of its
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -18,22 +17,26 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from triage.core.actors import Actor, Role
+from triage.core.clock import Clock, utc_now
 from triage.core.errors import Conflict, InvalidInput, NotFound, PolicyViolation, TriageError
+from triage.core.paging import clamp_limit, decode_cursor, encode_cursor
+from triage.core.vocabulary import CaseStatus, Decision, ItemKind, ItemStatus
 from triage.db.engine import read_snapshot, unit_of_work
 from triage.db.tables import CaseRow, DecisionRow, ItemRow
 from triage.domain.audit.schemas import AuditEntryCreate
 from triage.domain.audit.services import AuditService
 from triage.domain.auth.policy import may_see_team, visible_teams
-from triage.domain.cases.schemas import ItemStatus
 from triage.domain.reviews.schemas import DecisionCreate, DecisionRead, ReviewItemRead, ReviewQueueRead
 from triage.engines.policy import Policy, approval_requirement, draft_approval_requirement, may_approve
 
 log = logging.getLogger(__name__)
 
-PENDING = ItemStatus.PENDING_REVIEW.value
-REVIEWED_STATUS = "reviewed"
-MAX_PAGE = 200
-DECISION_ACTIONS = {"approve": "item.approved", "reject": "item.rejected", "edit_and_approve": "item.edited"}
+PENDING = ItemStatus.PENDING_REVIEW
+DECISION_ACTIONS = {
+    Decision.APPROVE: "item.approved",
+    Decision.REJECT: "item.rejected",
+    Decision.EDIT_AND_APPROVE: "item.edited",
+}
 
 
 class PolicySource(Protocol):
@@ -48,10 +51,6 @@ class Requirement:
     four_eyes: bool
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class ReviewService:
     def __init__(
         self,
@@ -59,7 +58,7 @@ class ReviewService:
         audit: AuditService,
         policies: PolicySource,
         *,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self.sessions = sessions
         self.audit = audit
@@ -68,8 +67,8 @@ class ReviewService:
 
     def queue(self, actor: Actor, limit: int = 50, cursor: str | None = None) -> ReviewQueueRead:
         """Pending items ``actor`` may decide (admin: all, read-only), most urgent SLA first."""
-        limit = max(1, min(limit, MAX_PAGE))
-        offset = _parse_offset(cursor)
+        limit = clamp_limit(limit)
+        offset = decode_cursor(cursor, int)[0] if cursor else 0
         statement = self._visible(
             select(ItemRow, CaseRow).join(CaseRow, CaseRow.case_id == ItemRow.case_id), actor
         )
@@ -83,7 +82,9 @@ class ReviewService:
         with read_snapshot(self.sessions) as session:
             rows = session.execute(statement).all()
             items = [_item_read(item, case, now) for item, case in rows[:limit]]
-        return ReviewQueueRead(items=items, next_cursor=str(offset + limit) if len(rows) > limit else None)
+        return ReviewQueueRead(
+            items=items, next_cursor=encode_cursor(offset + limit) if len(rows) > limit else None
+        )
 
     @staticmethod
     def _visible(statement: Select[ItemRow, CaseRow], actor: Actor) -> Select[ItemRow, CaseRow]:
@@ -141,23 +142,23 @@ class ReviewService:
                 f"item {item.item_id!r} changed: version {item.version}, not {body.expected_version}"
             )
         label_override = body.label if body.label is not None and body.label != case.label else None
-        if (body.decision == "reject" or label_override) and not body.reason:
+        if (body.decision == Decision.REJECT or label_override) and not body.reason:
             raise InvalidInput("a reason is required to reject an item or to override the label")
-        if body.decision == "edit_and_approve" and item.kind != "draft":
+        if body.decision == Decision.EDIT_AND_APPROVE and item.kind != ItemKind.DRAFT:
             raise InvalidInput("only drafts can be edited; approve or reject a recommendation")
         policy = self.policies.current
         requirement = self._requirement(policy, case, item)
         self._authorize(actor, item, requirement)
-        if body.decision == "approve" and requirement.four_eyes and item.edited_by == actor.subject:
+        if body.decision == Decision.APPROVE and requirement.four_eyes and item.edited_by == actor.subject:
             raise PolicyViolation("four-eyes: the approver must be someone other than the editor")
 
         now = self.clock()
-        awaiting_second = body.decision == "edit_and_approve" and requirement.four_eyes
+        awaiting_second = body.decision == Decision.EDIT_AND_APPROVE and requirement.four_eyes
         before = {"status": item.status, "text": _current_text(item), "version": item.version}
         values: dict[str, Any] = {"version": ItemRow.version + 1}
-        if body.decision == "reject":
+        if body.decision == Decision.REJECT:
             values |= {"status": ItemStatus.REJECTED.value, "decided_by": actor.subject, "decided_at": now}
-        elif body.decision == "approve":
+        elif body.decision == Decision.APPROVE:
             status = ItemStatus.EDITED if item.edited_text is not None else ItemStatus.APPROVED
             values |= {"status": status.value, "decided_by": actor.subject, "decided_at": now}
         else:
@@ -194,7 +195,7 @@ class ReviewService:
         self._update_case_status(session, case)
         versions = case.response.get("versions") or {}
         action = DECISION_ACTIONS[body.decision]
-        if body.decision == "edit_and_approve" and not awaiting_second:
+        if body.decision == Decision.EDIT_AND_APPROVE and not awaiting_second:
             action = "item.edited_and_approved"
         self.audit.append(
             session,
@@ -243,7 +244,7 @@ class ReviewService:
     @staticmethod
     def _requirement(policy: Policy, case: CaseRow, item: ItemRow) -> Requirement:
         """Who must approve, under the policy in force now (limits depend on the order value)."""
-        if item.kind == "draft":
+        if item.kind == ItemKind.DRAFT:
             role, four_eyes = draft_approval_requirement(policy, case.label, item.key.removeprefix("draft:"))
             return Requirement(role=role, team=item.requires_team, four_eyes=four_eyes or item.four_eyes)
         currency = (case.event.get("order") or {}).get("currency")
@@ -271,7 +272,7 @@ class ReviewService:
             select(func.count()).where(ItemRow.case_id == case.case_id, ItemRow.status == PENDING)
         ).scalar_one()
         if pending == 0 and case.resolution_outcome is None:
-            case.status = REVIEWED_STATUS
+            case.status = CaseStatus.REVIEWED
         case.version += 1
 
     def _audit_refusal(self, case_id: str, body: DecisionCreate, actor: Actor, exc: TriageError) -> None:
@@ -360,14 +361,6 @@ class ReviewService:
 
 def _current_text(item: ItemRow) -> str | None:
     return item.edited_text if item.edited_text is not None else item.original_text
-
-
-def _parse_offset(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    if not cursor.isdigit():
-        raise InvalidInput("cursor must be the value returned as next_cursor")
-    return int(cursor)
 
 
 def _item_read(item: ItemRow, case: CaseRow, now: datetime) -> ReviewItemRead:

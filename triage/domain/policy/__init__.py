@@ -1,0 +1,1 @@
+"""The governed policy in force: read it, reload it (audited), follow the file."""
