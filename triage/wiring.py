@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING
 from triage.config import Settings
 from triage.core.errors import ConfigurationError, TriageError, UpstreamUnavailable
 from triage.domain.audit.services import AuditService
-from triage.domain.auth.guards import DenialRecorder
 from triage.domain.auth.repositories import ApiKeyRepository
-from triage.domain.auth.services import KeyService
+from triage.domain.auth.services import DenialRecorder, KeyService
 from triage.domain.cases.flow import FlowEngines, RetrievalSettings, TriageFlow
 from triage.domain.cases.history import CaseHistory, CaseStoreConnection
 from triage.domain.cases.services import CaseService

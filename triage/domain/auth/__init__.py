@@ -2,14 +2,13 @@
 
 from triage.domain.auth.guards import (
     DENIAL_RECORDER_STATE_KEY,
-    DenialRecorder,
     enforce_route_rules,
     requires_roles,
 )
 from triage.domain.auth.middleware import KEY_SERVICE_STATE_KEY, ApiKeyAuthMiddleware, AuthBackend
 from triage.domain.auth.policy import ROUTE_RULES, RouteRule, may_see_team, rule_for, visible_teams
 from triage.domain.auth.ratelimit import build_rate_limit_middleware
-from triage.domain.auth.services import JwtVerifier, KeyService
+from triage.domain.auth.services import DenialRecorder, JwtVerifier, KeyService
 
 __all__ = [
     "DENIAL_RECORDER_STATE_KEY",

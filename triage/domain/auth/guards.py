@@ -17,9 +17,7 @@ from litestar.handlers.base import BaseRouteHandler
 from triage.core.actors import Actor, Role
 from triage.core.errors import Forbidden, Unauthorized
 from triage.domain.auth.policy import RouteRule, rule_for
-
-DenialRecorder = Callable[[Actor, str, str], None]
-"""``record_denial(actor, route, reason)``: writes one audit record; raising makes the request fail."""
+from triage.domain.auth.services import DenialRecorder
 
 DENIAL_RECORDER_STATE_KEY = "auth_denial_recorder"
 AUTH_BACKEND_SCOPE_KEY = "triage.auth_backend"

@@ -17,9 +17,9 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.types import ASGIApp, Method, Scopes
 
 from triage.core.errors import Unauthorized, UpstreamUnavailable
-from triage.domain.auth.guards import AUTH_BACKEND_SCOPE_KEY, DenialRecorder, record_denial
+from triage.domain.auth.guards import AUTH_BACKEND_SCOPE_KEY, record_denial
 from triage.domain.auth.policy import PUBLIC_PATH_PATTERNS
-from triage.domain.auth.services import Authentication, Failure, KeyService
+from triage.domain.auth.services import Authentication, DenialRecorder, Failure, KeyService
 
 KEY_SERVICE_STATE_KEY = "key_service"
 

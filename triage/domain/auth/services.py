@@ -14,7 +14,7 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -35,6 +35,10 @@ _MAX_TOKEN_CHARS = 8192
 _ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
+
+
+DenialRecorder = Callable[[Actor, str, str], None]
+"""``record_denial(actor, route, reason)``: writes one audit record; raising makes the request fail."""
 
 
 def hash_key(key: str) -> str:
