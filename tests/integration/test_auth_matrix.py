@@ -197,3 +197,49 @@ def test_agent_sees_only_their_teams_cases(env: LiveApp, case_id: str) -> None:
     queue = env.client.get("/v1/reviews", headers={"Authorization": f"Bearer {outsider}"})
     assert queue.status_code == 200
     assert case_id not in queue.text
+
+
+# --- object-level authorization: every route that takes a case id, by callers outside the case's team ------
+
+ID_ROUTES = [(m, p, opt) for m, p, opt in PROTECTED if "{case_id}" in p]
+
+
+def _valid_body(env: LiveApp, method: str, path: str, case_id: str) -> dict[str, Any] | None:
+    """A body that the case's own team would get accepted, so only the team check can refuse it."""
+    if method == "GET":
+        return None
+    if path.endswith("/resolution"):
+        return {"outcome": "resolved", "resolution_action": "propose_transfer", "resolution": "Moved 6 units"}
+    if path.endswith("/decisions"):
+        case = env.client.get(f"/v1/cases/{case_id}", headers=env.auth(Role.SUPERVISOR)).json()
+        pending = [r for r in case["recommendations"] if r["status"] == "pending_review"]
+        item = pending[0] if pending else case["drafts"]["summary"]
+        item_id = item.get("id") or item.get("item_id")
+        return {"item_id": item_id, "expected_version": 1, "decision": "reject", "reason": "probe"}
+    raise AssertionError(
+        f"{method} {path} takes a case id: add a valid body here so its team check is tested"
+    )
+
+
+@pytest.mark.parametrize("outsider_teams", [("no-such-team",), ()], ids=["other_team", "no_team"])
+@pytest.mark.parametrize(("method", "path", "opt"), ID_ROUTES, ids=[f"{m} {p}" for m, p, _ in ID_ROUTES])
+def test_an_agent_outside_the_case_team_gets_404_on_every_id_route(
+    env: LiveApp, method: str, path: str, opt: dict[str, Any], outsider_teams: tuple[str, ...]
+) -> None:
+    if not _rule(method, path, opt).allows(Role.AGENT):
+        pytest.skip("agents may not call this route at all (the role matrix covers it)")
+    event = make_event().model_dump(mode="json")
+    created = env.client.post("/v1/exceptions", json=event, headers=env.auth(Role.WORKFLOW))
+    case_id = created.json()["case_id"]
+    before = env.client.get(f"/v1/cases/{case_id}", headers=env.auth(Role.SUPERVISOR)).json()
+    outsider = env.new_key(Role.AGENT, f"outsider-{len(outsider_teams)}", teams=outsider_teams)
+
+    body = _valid_body(env, method, path, case_id)
+    response = env.client.request(
+        method, _concrete(path, case_id), json=body, headers={"Authorization": f"Bearer {outsider}"}
+    )
+
+    assert response.status_code == 404, (method, path, response.status_code, response.text)
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    after = env.client.get(f"/v1/cases/{case_id}", headers=env.auth(Role.SUPERVISOR)).json()
+    assert after == before, "a refused call changed the case"
