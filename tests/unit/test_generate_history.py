@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections import Counter
 from datetime import datetime
@@ -13,6 +14,9 @@ import pytest
 import yaml
 
 from eval.generate_history import ACTIONS, LABEL_WEIGHTS, OUTCOMES, generate, main
+from eval.history.labels import RULES, LabelRules, problems
+from eval.history.labels.base import Case, Decision
+from eval.history.parties import Customer
 from triage.core.events import ExceptionEvent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,6 +96,25 @@ def test_every_label_present_with_at_least_4_percent(shipped: tuple[list[dict[st
 
 def test_generator_actions_match_the_taxonomy(catalogue: dict[str, list[str]]) -> None:
     assert {label: list(actions) for label, actions in ACTIONS.items()} == catalogue
+
+
+def test_label_rules_draw_exactly_the_taxonomy_actions(catalogue: dict[str, list[str]]) -> None:
+    actions = {label: tuple(names) for label, names in catalogue.items()}
+    assert problems(RULES, actions) == []
+    stray = {**RULES, "other": LabelRules(RULES["other"].decide, {"any": {"manual_triage": 1, "refund": 1}})}
+    assert problems(stray, actions) == ["other: ['refund'] are not its taxonomy actions"]
+    narrowed = {**actions, "credit_hold": ("route_to_finance",)}
+    assert any("credit_hold" in problem for problem in problems(RULES, narrowed))
+
+
+def test_a_case_refuses_an_action_outside_the_taxonomy() -> None:
+    customer = Customer("C-1", "Acme", "key", "USD", "edi", retail=False)
+    case = Case(random.Random(1), ("manual_triage",), customer, {}, {}, {}, "", {})
+    assert case.pick({"manual_triage": 1}) == "manual_triage"
+    with pytest.raises(ValueError, match="not in the taxonomy"):
+        case.pick({"refund": 1})
+    assert Decision("manual_triage").wording_key == "manual_triage"
+    assert Decision("manual_triage", "manual_triage:none").wording_key == "manual_triage:none"
 
 
 @pytest.mark.parametrize("which", ["small", "shipped"])
