@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test lint bench bench-retrieval bench-llm bench-triage clean
+.PHONY: install run test test-fast lint bench bench-retrieval bench-llm bench-triage clean
 
 install: $(STAMP)
 
@@ -23,6 +23,9 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest tests
+
+test-fast: install
+	$(BIN)/python -m pytest tests -m "not slow"
 
 lint: install
 	$(BIN)/ruff check triage tests eval

@@ -21,6 +21,8 @@ from triage.core.actors import Role
 from triage.domain.auth.guards import effective_rule, rule_from_opt
 from triage.domain.auth.policy import ROUTE_RULES, RouteRule
 
+pytestmark = pytest.mark.slow  # starts a live app on a bootstrapped home
+
 PROBLEM_JSON = "application/problem+json"
 CALLERS: list[Role | str] = [*Role, "no_key", "revoked_key"]
 EXPECTED_PUBLIC = re.compile(r"^(/health|/ready|/metrics|/schema(/.*)?)$")

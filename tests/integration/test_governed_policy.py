@@ -13,6 +13,8 @@ import yaml
 
 from tests.integration.live_app import ADMIN, AGENT, COMPLIANCE, WORKFLOW, LiveApp, live_app
 
+pytestmark = pytest.mark.slow  # starts a live app on a bootstrapped home
+
 POLICY = Path("guardrails/policy.yaml")
 TEST_CASES = Path("eval/datasets/order_exceptions/test.jsonl")
 

@@ -29,6 +29,8 @@ from tests.integration.fake_llm import FakeLLM, Recorded, Reply
 from tests.integration.live_app import LiveApp, live_app, template_history
 from triage.core.actors import Role
 
+pytestmark = pytest.mark.slow  # starts a live app on a bootstrapped home
+
 CORPUS = Path("tests/data/injection_corpus.jsonl")
 HISTORY = Path("eval/datasets/order_exceptions/test.jsonl")
 BASE_LABELS = (

@@ -19,6 +19,8 @@ from triage.core.events import (
     MAX_LINES,
 )
 
+pytestmark = pytest.mark.slow  # starts a live app on a bootstrapped home
+
 PROBLEM_JSON = "application/problem+json"
 RATE_LIMIT = 5
 

@@ -34,6 +34,8 @@ from tests.integration.live_app import LiveApp, live_app
 from triage.core.actors import Role
 from triage.engines.policy import may_approve
 
+pytestmark = pytest.mark.slow  # starts a live app on a bootstrapped home
+
 HISTORY = Path("eval/datasets/order_exceptions/test.jsonl")
 POLICY = Path("guardrails/policy.yaml")
 PROBLEM_JSON = "application/problem+json"

@@ -34,6 +34,8 @@ from tests.integration.live_app import LiveApp, live_app
 from triage.config import Settings
 from triage.core.actors import Role
 
+pytestmark = pytest.mark.slow  # starts a live app on a bootstrapped home
+
 MAX_EXAMPLES = int(os.environ.get("TRIAGE_FUZZ_EXAMPLES", "6"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 PROBLEM_JSON = "application/problem+json"

@@ -12,6 +12,8 @@ import pytest
 
 from tests.integration.live_app import AGENT, COMPLIANCE, WORKFLOW, LiveApp, live_app
 
+pytestmark = pytest.mark.slow  # starts a live app on a bootstrapped home
+
 TEST_CASES = Path("eval/datasets/order_exceptions/test.jsonl")
 
 
