@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
@@ -13,8 +13,10 @@ import yaml
 from triage.commands import policy as policy_command
 from triage.config import Settings
 from triage.core.errors import ConfigurationError
+from triage.engines.drafting.models import DraftKind
 from triage.engines.policy.gate import GateInput, evaluate_gate
 from triage.engines.policy.loader import PolicyStore, cross_check, load_policy
+from triage.engines.policy.models import DRAFT_KINDS
 from triage.engines.policy.taxonomy import load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,18 +172,32 @@ def test_policy_check_accepts_the_shipped_file(check: Any) -> None:
         ("unknown_action", "categories.shipment_delay.actions.teleport: not an action of shipment_delay"),
         (
             "threshold_out_of_range",
-            "categories.credit_hold.thresholds.auto: Input should be less than or equal to 1",
+            "policy.yaml: categories.credit_hold.thresholds.auto: Input should be less than or equal to 1 "
+            "(got 1.2)",
         ),
-        ("auto_below_review", "auto (0.5) must be >= review (0.6)"),
+        (
+            "auto_below_review",
+            "policy.yaml: categories.credit_hold.thresholds.auto: 0.5 must be >= review (0.6,",
+        ),
         (
             "override_makes_auto_below_review",
-            "categories.pricing_discrepancy.thresholds: auto (0.9) must be >= review",
+            "policy.yaml: categories.pricing_discrepancy.thresholds.auto: 0.9 must be >= review (0.92",
         ),
-        ("unknown_key", "defaults.auto_alowed: Extra inputs are not permitted"),
-        ("high_risk_auto", "a high-risk action cannot have auto_allowed: true"),
-        ("unknown_role", "approver_role: Input should be"),
-        ("missing_sla", "missing: critical"),
-        ("default_action_not_in_catalogue", "default_actions not in this category's actions: rebook_carrier"),
+        ("unknown_key", "policy.yaml: defaults.auto_alowed: Extra inputs are not permitted"),
+        (
+            "high_risk_auto",
+            "policy.yaml: categories.credit_hold.actions.request_credit_release.auto_allowed: "
+            "a high-risk action cannot have auto_allowed: true",
+        ),
+        (
+            "unknown_role",
+            "policy.yaml: categories.credit_hold.actions.route_to_finance.approver_role: Input should be",
+        ),
+        ("missing_sla", "policy.yaml: review_slas: must name exactly the severities"),
+        (
+            "default_action_not_in_catalogue",
+            "policy.yaml: categories.other.default_actions: not in this category's actions: rebook_carrier",
+        ),
     ],
 )
 def test_policy_check_rejects_bad_files_readably(check: Any, tmp_path: Path, how: str, message: str) -> None:
@@ -193,12 +209,44 @@ def test_policy_check_rejects_bad_files_readably(check: Any, tmp_path: Path, how
     assert message in err
 
 
+def test_every_problem_of_a_policy_file_is_one_line_naming_file_and_path(tmp_path: Path) -> None:
+    data = shipped()
+    _break(data, "override_makes_auto_below_review")
+    _break(data, "missing_sla")
+    path = write(tmp_path / "policy.yaml", data)
+    with pytest.raises(ConfigurationError) as info:
+        load_policy(path)
+    assert info.value.detail.splitlines() == [
+        f"{path}: review_slas: must name exactly the severities low, medium, high, critical; missing: critical",
+        f"{path}: categories.credit_hold.thresholds.auto: 0.9 must be >= review (0.95, with defaults applied)",
+        f"{path}: categories.pricing_discrepancy.thresholds.auto: 0.9 must be >= review (0.92, with defaults "
+        "applied)",
+    ]
+    assert info.value.extra["problems"] == info.value.detail.splitlines()
+
+
+def test_policy_cross_check_against_the_taxonomy_uses_the_same_format(tmp_path: Path) -> None:
+    data = shipped()
+    _break(data, "unknown_action")
+    path = write(tmp_path / "policy.yaml", data)
+    with pytest.raises(ConfigurationError) as info:
+        load_policy(path, load_taxonomy(TAXONOMY_FILE))
+    assert info.value.detail.startswith(
+        f"{path}: categories.shipment_delay.actions.teleport: not an action of shipment_delay ("
+    )
+
+
 def test_policy_check_rejects_a_missing_or_malformed_file(check: Any, tmp_path: Path) -> None:
     assert check(tmp_path / "nope.yaml")[0] == 2
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: [1\n", encoding="utf-8")
     code, _, err = check(bad)
     assert code == 2
-    assert "invalid YAML" in err
+    assert f"{bad}: line 2, column 1: invalid YAML" in err
     bad.write_text("- a list\n", encoding="utf-8")
-    assert "expected a mapping" in check(bad)[2]
+    assert f"{bad}: (top level): expected a mapping, got a list" in check(bad)[2]
+
+
+def test_the_policy_rules_exactly_the_kinds_of_draft_the_drafter_writes() -> None:
+    assert set(DRAFT_KINDS) == set(get_args(DraftKind))
+    assert set(load_policy(POLICY_FILE).category("other").drafts) == set(DRAFT_KINDS)

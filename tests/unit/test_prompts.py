@@ -84,7 +84,9 @@ def test_version_is_the_content_hash(prompts: Path) -> None:
             "repair: |\n  Your previous answer {oops}",
             "repair",
         ),
-        ("case_summary.yaml", "name: case_summary", "name: [case_summary", "not valid YAML"),
+        ("case_summary.yaml", "name: case_summary", "name: [case_summary", "invalid YAML"),
+        ("case_summary.yaml", "type: string", "type: number", "output_schema.properties.text.type: must be"),
+        ("case_summary.yaml", "Your previous answer", "Your previous } answer", "repair: template does not"),
     ],
 )
 def test_broken_prompt_file_raises_naming_file_and_problem(
@@ -142,9 +144,17 @@ def test_missing_label_template_is_refused(prompts: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "problem"),
     [
-        ("unsupported_fact: {enabled: true", "unsupported_facts: {enabled: true", "unknown checks"),
-        ("severity: error, audiences: [customer]}", "severity: fatal, audiences: [customer]}", "severity"),
-        ("  - '\\byou are now\\b'", "  - '(unclosed'", "invalid regular expression"),
+        (
+            "unsupported_fact: {enabled: true",
+            "unsupported_facts: {enabled: true",
+            "checks.unsupported_facts: unknown check",
+        ),
+        (
+            "severity: error, audiences: [customer]}",
+            "severity: fatal, audiences: [customer]}",
+            "severity: Input should be 'error' or 'warning' (got 'fatal')",
+        ),
+        ("  - '\\byou are now\\b'", "  - '(unclosed'", "injection_patterns[2]: invalid regular expression"),
     ],
 )
 def test_broken_factcheck_file_raises(tmp_path: Path, old: str, new: str, problem: str) -> None:

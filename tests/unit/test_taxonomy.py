@@ -11,6 +11,8 @@ import pytest
 
 from triage.core.errors import ConfigurationError
 from triage.core.events import ExceptionEvent
+from triage.core.vocabulary import Severity
+from triage.engines.policy.models import SEVERITIES
 from triage.engines.policy.taxonomy import Taxonomy, days_to_promise, load_taxonomy
 
 TAXONOMY_FILE = Path(__file__).resolve().parents[2] / "guardrails" / "taxonomy.yaml"
@@ -95,8 +97,11 @@ def test_invalid_taxonomy_is_refused_with_readable_errors(tmp_path: Path) -> Non
         "  other: {description: x, owner_team: cs, severity: {base: medium}, actions: [manual_triage]}\n",
         encoding="utf-8",
     )
-    with pytest.raises(ConfigurationError, match="'medium' is not a severity level"):
+    with pytest.raises(ConfigurationError) as refused:
         load_taxonomy(path)
+    assert refused.value.detail == (
+        f"{path}: categories.other.severity.base: 'medium' is not a severity level of this taxonomy (low, high)"
+    )
     path.write_text(
         "version: 1\nseverity_levels: [low]\ncategories:\n"
         "  misc: {description: x, owner_team: cs, severity: {base: low, raise_when: [{}]}, actions: [a]}\n",
@@ -104,4 +109,43 @@ def test_invalid_taxonomy_is_refused_with_readable_errors(tmp_path: Path) -> Non
     )
     with pytest.raises(ConfigurationError) as info:
         load_taxonomy(path)
-    assert "at least one condition" in info.value.detail
+    assert info.value.detail == (
+        f"{path}: categories.misc.severity.raise_when[0]: a raise_when rule needs at least one condition"
+    )
+    path.write_text(path.read_text(encoding="utf-8").replace("raise_when: [{}]", "raise_when: []"), "utf-8")
+    with pytest.raises(ConfigurationError) as info:
+        load_taxonomy(path)
+    assert (
+        info.value.detail == f"{path}: categories: needs an 'other' category for the labels it does not know"
+    )
+
+
+OTHER = "  other: {description: x, owner_team: cs, severity: {base: low}, actions: [manual_triage]}\n"
+
+
+@pytest.mark.parametrize(
+    ("levels", "problem"),
+    [
+        (
+            "[low, urgent]",
+            "severity_levels[1]: Input should be 'low', 'medium', 'high' or 'critical' (got 'urgent')",
+        ),
+        ("[high, low]", "severity_levels: must list each level once, lowest first: [low, high]"),
+        ("[low, low]", "severity_levels: must list each level once, lowest first: [low]"),
+    ],
+)
+def test_severity_levels_are_the_one_severity_vocabulary_in_its_order(
+    tmp_path: Path, levels: str, problem: str
+) -> None:
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(f"version: 1\nseverity_levels: {levels}\ncategories:\n{OTHER}", encoding="utf-8")
+    with pytest.raises(ConfigurationError) as refused:
+        load_taxonomy(path)
+    assert refused.value.detail == f"{path}: {problem}"
+
+
+def test_severity_is_a_plain_string_of_the_policy_vocabulary(taxonomy: Taxonomy) -> None:
+    severity = taxonomy.severity_for(make_event(), "carrier_failure")
+    assert type(severity) is str
+    assert severity in SEVERITIES
+    assert tuple(Severity) == SEVERITIES

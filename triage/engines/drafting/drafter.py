@@ -17,10 +17,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-import yaml
-
 from triage.config import Settings
-from triage.core.errors import ConfigurationError
 from triage.core.hashing import sha256_text
 from triage.engines.drafting.breaker import CircuitBreaker
 from triage.engines.drafting.factcheck import check_draft
@@ -35,13 +32,13 @@ from triage.engines.drafting.models import (
     DraftKind,
     DraftSet,
 )
-from triage.engines.drafting.prompts import PromptRegistry, load_prompts
+from triage.engines.drafting.prompts import PROMPT_OF, PromptRegistry, load_prompts
 from triage.engines.drafting.redaction import Redactor
 from triage.engines.drafting.templates import TemplateDrafter, TemplateSet, load_templates
+from triage.engines.policy.taxonomy import Taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
 
-PROMPT_OF: dict[DraftKind, str] = {"summary": "case_summary", "customer_update": "customer_update"}
 AUDIENCE_OF: dict[DraftKind, Audience] = {"summary": "internal", "customer_update": "customer"}
 _DELIMITER = re.compile(r"<\s*/?\s*customer[_ ]message[^>]*>", re.IGNORECASE)
 
@@ -260,27 +257,18 @@ class LLMDrafter:
         return {**self._breaker.snapshot(), **stats, "timeout_s": self._timeout}
 
 
-def _taxonomy_labels(settings: Settings) -> list[str]:
-    path = settings.taxonomy_file
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigurationError(f"{path}: taxonomy unreadable: {exc}") from exc
-    categories = raw.get("categories") if isinstance(raw, dict) else None
-    if not isinstance(categories, dict):
-        raise ConfigurationError(f"{path}: no 'categories' mapping")
-    return [str(label) for label in categories]
-
-
-def build_drafter(settings: Settings) -> Drafter:
+def build_drafter(settings: Settings, taxonomy: Taxonomy | None = None) -> Drafter:
     """Template-only without ``TRIAGE_LLM_BASE_URL``; LLM with template fallback otherwise.
 
-    Loads and validates the prompts, the templates (one per taxonomy label) and the fact-check configuration;
-    a broken file raises ``ConfigurationError`` naming the file and the problem.
+    Loads and validates the prompts, the templates (one per label of ``taxonomy``, the one in force; read
+    from ``settings.taxonomy_file`` when not given) and the fact-check configuration; a broken file raises
+    ``ConfigurationError`` naming the file, the path inside it and the problem.
     """
+    if taxonomy is None:
+        taxonomy = load_taxonomy(settings.taxonomy_file)
     config = load_factcheck_config(settings.factcheck_file)
     registry = load_prompts(settings.prompts_dir)
-    templates = load_templates(settings.prompts_dir / "templates", _taxonomy_labels(settings))
+    templates = load_templates(settings.prompts_dir / "templates", taxonomy.labels)
     template_drafter = TemplateOnlyDrafter(templates, config, registry.version)
     llm_settings = settings.llm
     if not llm_settings.configured:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
 from triage.engines.drafting.claims import NUMERIC_KINDS, PII_KINDS, Claim, date_matches
-from triage.engines.drafting.factcheck_config import FactCheckConfig
+from triage.engines.drafting.factcheck_config import CheckName, FactCheckConfig
 from triage.engines.drafting.facts import Fact, FactSheet
 from triage.engines.drafting.models import Audience, Finding
 
@@ -123,7 +123,7 @@ class _Findings:
         self.config, self.audience = config, audience
         self.items: list[Finding] = []
 
-    def add(self, check: str, span: str, message: str, start: int | None, end: int | None) -> None:
+    def add(self, check: CheckName, span: str, message: str, start: int | None, end: int | None) -> None:
         conf = self.config.check(check, self.audience)
         if conf is None:
             return
@@ -232,7 +232,7 @@ def _check_confidential_text(
 
 def _check_patterns(out: _Findings, text: str, config: FactCheckConfig, trusted: list[str]) -> None:
     """Wording checks; a phrase copied from a trusted fact (internal note, description) is not flagged."""
-    rules = (
+    rules: tuple[tuple[CheckName, tuple[re.Pattern[str], ...], str], ...] = (
         ("injection_echo", config.injection_res, "reads like a prompt injection or its echo"),
         ("unsupported_commitment", config.commitment_res, "a promise or approval no fact supports"),
         ("relative_date", config.relative_date_res, "a relative date promise no fact supports"),

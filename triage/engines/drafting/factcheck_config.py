@@ -5,15 +5,14 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from triage.core.errors import ConfigurationError
+from triage.core.governed import InvalidAt, load_governed
 from triage.engines.drafting.claims import ClaimExtractor
 
-CHECK_NAMES = (
+CheckName = Literal[
     "unsupported_fact",
     "internal_fact_leak",
     "confidential_term",
@@ -24,7 +23,8 @@ CHECK_NAMES = (
     "unsupported_link",
     "relative_date",
     "unsupported_commitment",
-)
+]
+CHECK_NAMES: tuple[CheckName, ...] = get_args(CheckName)
 
 
 class _Strict(BaseModel):
@@ -62,19 +62,25 @@ class FactCheckConfig(_Strict):
     @field_validator("checks")
     @classmethod
     def _known_checks(cls, value: dict[str, CheckConfig]) -> dict[str, CheckConfig]:
-        unknown = sorted(set(value) - set(CHECK_NAMES))
+        known = ", ".join(CHECK_NAMES)
+        unknown = [
+            (name, f"unknown check; the checks are {known}") for name in value if name not in CHECK_NAMES
+        ]
         if unknown:
-            raise ValueError(f"unknown checks {unknown}; known: {list(CHECK_NAMES)}")
+            raise InvalidAt.many(unknown)
         return value
 
     @field_validator("injection_patterns", "relative_date_patterns", "commitment_patterns")
     @classmethod
     def _valid_regexes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in value:
+        problems = []
+        for index, pattern in enumerate(value):
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+                problems.append(((index,), f"invalid regular expression {pattern!r}: {exc}"))
+        if problems:
+            raise InvalidAt.many(problems)
         return value
 
     def check(self, name: str, audience: str) -> CheckConfig | None:
@@ -113,18 +119,5 @@ class FactCheckConfig(_Strict):
 
 
 def load_factcheck_config(path: Path) -> FactCheckConfig:
-    """Read and validate the fact-check file; ``ConfigurationError`` names the file and the problem."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigurationError(f"{path}: fact-check file not found") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigurationError(f"{path}: expected a mapping at the top level")
-    try:
-        return FactCheckConfig.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ConfigurationError(f"{path}: {where}: {first['msg']}") from exc
+    """Read and validate the fact-check file; ``ConfigurationError`` names the file, the path and the problem."""
+    return load_governed(path, FactCheckConfig)

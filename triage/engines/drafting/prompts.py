@@ -12,14 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from triage.core.errors import ConfigurationError
+from triage.core.governed import FILE, InvalidAt, Where, files_error, governed_error, load_governed
 from triage.core.hashing import sha256_files
+from triage.engines.drafting.models import DraftKind
 
-REQUIRED_PROMPTS = ("case_summary", "customer_update")
+PROMPT_OF: dict[DraftKind, str] = {"summary": "case_summary", "customer_update": "customer_update"}
+"""The prompt that writes each kind of draft."""
+REQUIRED_PROMPTS = tuple(PROMPT_OF.values())
 
 
 class DraftOutput(BaseModel):
@@ -43,18 +45,27 @@ class PromptFile(BaseModel):
     repair: str = Field(min_length=1)
     output_schema: dict[str, Any]
 
+    @field_validator("system", "user", "repair")
+    @classmethod
+    def _template_parses(cls, text: str) -> str:
+        try:
+            PromptTemplate.from_template(text)
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"template does not parse: {exc}") from exc
+        return text
+
     @field_validator("output_schema")
     @classmethod
     def _schema_describes_draft_output(cls, schema: dict[str, Any]) -> dict[str, Any]:
         if schema.get("type") != "object":
-            raise ValueError("must be a JSON schema with type: object")
+            raise InvalidAt("type", "must be object (a JSON schema of the answer)")
         props = schema.get("properties")
         if not isinstance(props, dict) or not isinstance(props.get("text"), dict):
-            raise ValueError("must declare a 'text' property")
+            raise InvalidAt("properties.text", "must be declared")
         if props["text"].get("type") != "string":
-            raise ValueError("properties.text must have type: string")
+            raise InvalidAt("properties.text.type", "must be string")
         if "text" not in schema.get("required", []):
-            raise ValueError("must list 'text' in required")
+            raise InvalidAt("required", "must list 'text'")
         return schema
 
 
@@ -85,43 +96,43 @@ class PromptRegistry:
 
 
 def _load_prompt(path: Path) -> Prompt:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigurationError(f"{path}: expected a mapping at the top level")
-    try:
-        spec = PromptFile.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ConfigurationError(f"{path}: {where}: {first['msg']}") from exc
+    spec = load_governed(path, PromptFile)
+    chat = ChatPromptTemplate.from_messages([("system", spec.system), ("human", spec.user)])
+    repair = PromptTemplate.from_template(spec.repair)
+    problems: list[tuple[Where, str]] = []
     if spec.name != path.stem:
-        raise ConfigurationError(f"{path}: name {spec.name!r} does not match the file name {path.stem!r}")
-    try:
-        chat = ChatPromptTemplate.from_messages([("system", spec.system), ("human", spec.user)])
-        repair = PromptTemplate.from_template(spec.repair)
-    except (ValueError, KeyError) as exc:
-        raise ConfigurationError(f"{path}: template does not parse: {exc}") from exc
+        problems.append(("name", f"{spec.name!r} does not match the file name {path.stem!r}"))
     used, declared = set(chat.input_variables), set(spec.input_variables)
     if used != declared:
-        raise ConfigurationError(
-            f"{path}: input_variables {sorted(declared)} do not match the variables the templates use "
-            f"{sorted(used)}"
+        problems.append(
+            (
+                "input_variables",
+                f"{sorted(declared)} do not match the variables the templates use {sorted(used)}",
+            )
         )
     if set(repair.input_variables) != {"error"}:
-        raise ConfigurationError(f"{path}: repair must use exactly the variable 'error'")
+        problems.append(
+            ("repair", f"must use exactly the variable 'error', not {sorted(repair.input_variables)}")
+        )
+    if problems:
+        raise governed_error(path, problems)
     return Prompt(spec.name, spec.version, spec.structured_output, chat, repair, spec.output_schema)
 
 
 def load_prompts(directory: Path) -> PromptRegistry:
     """Load every ``*.yaml`` prompt in ``directory``; a broken file raises ``ConfigurationError``."""
     if not directory.is_dir():
-        raise ConfigurationError(f"{directory}: prompts directory not found")
+        raise governed_error(directory, [(FILE, "no such prompts directory")])
     prompts = {p.name: p for p in (_load_prompt(path) for path in sorted(directory.glob("*.yaml")))}
     missing = [name for name in REQUIRED_PROMPTS if name not in prompts]
     if missing:
-        raise ConfigurationError(f"{directory}: missing prompt files {[m + '.yaml' for m in missing]}")
+        raise files_error(
+            (
+                directory / f"{name}.yaml",
+                FILE,
+                f"no such file (required prompts: {', '.join(REQUIRED_PROMPTS)})",
+            )
+            for name in missing
+        )
     files = sorted(p for p in directory.rglob("*.yaml") if p.is_file())
     return PromptRegistry(prompts, sha256_files(files, directory)[:16])

@@ -13,16 +13,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from triage.core.errors import ConfigurationError
 from triage.core.events import OrderLine
+from triage.core.governed import FILE, InvalidAt, files_error, governed_error, load_governed
 from triage.engines.drafting.factcheck_config import FactCheckConfig
 from triage.engines.drafting.facts import _median, format_amount, format_date, format_quantity
 from triage.engines.drafting.models import DraftContext, DraftKind
+from triage.engines.policy.taxonomy import FALLBACK_LABEL
 
 CUSTOMER_VARIABLES = frozenset(
     {
@@ -88,7 +88,6 @@ FORMAT_VARIABLES = {
     "neighbour": {"case_id", "resolution_action", "outcome", "resolution", "hours_to_resolve"},
 }
 COMMON_FILE = "_common.yaml"
-M = TypeVar("M", bound=BaseModel)
 
 
 def _fields(text: str) -> set[str]:
@@ -109,10 +108,10 @@ class Sentence(_Strict):
         try:
             used = _fields(self.text)
         except ValueError as exc:
-            raise ValueError(f"bad placeholder syntax in {self.text!r}: {exc}") from exc
+            raise InvalidAt("text", f"bad placeholder syntax in {self.text!r}: {exc}") from exc
         unknown = sorted((used | set(self.when) | set(self.unless)) - TEMPLATE_VARIABLES)
         if unknown:
-            raise ValueError(f"unknown variables {unknown} in {self.text!r}")
+            raise InvalidAt("text", f"unknown variables {unknown} in {self.text!r}")
         return self
 
 
@@ -124,10 +123,13 @@ class Formats(_Strict):
 
     @model_validator(mode="after")
     def _known_variables(self) -> Formats:
-        for name, allowed in FORMAT_VARIABLES.items():
-            unknown = sorted(_fields(getattr(self, name)) - allowed)
-            if unknown:
-                raise ValueError(f"formats.{name}: unknown variables {unknown}")
+        problems = [
+            (name, f"unknown variables {unknown}")
+            for name, allowed in FORMAT_VARIABLES.items()
+            if (unknown := sorted(_fields(getattr(self, name)) - allowed))
+        ]
+        if problems:
+            raise InvalidAt.many(problems)
         return self
 
 
@@ -141,7 +143,7 @@ class CommonTemplates(_Strict):
 
     @model_validator(mode="after")
     def _customer_parts_use_customer_facts(self) -> CommonTemplates:
-        _customer_only(self.customer_header + self.customer_footer)
+        _customer_only({"customer_header": self.customer_header, "customer_footer": self.customer_footer})
         return self
 
 
@@ -153,36 +155,19 @@ class CategoryTemplates(_Strict):
 
     @model_validator(mode="after")
     def _customer_parts_use_customer_facts(self) -> CategoryTemplates:
-        _customer_only(self.customer_update)
+        _customer_only({"customer_update": self.customer_update})
         return self
 
 
-def _customer_only(sentences: Iterable[Sentence]) -> None:
-    for sentence in sentences:
-        internal = sorted(_fields(sentence.text) & INTERNAL_VARIABLES)
-        if internal:
-            raise ValueError(f"customer sentence {sentence.text!r} uses internal variables {internal}")
-
-
-def _load_yaml(path: Path) -> dict[str, Any]:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigurationError(f"{path}: template file not found") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigurationError(f"{path}: expected a mapping at the top level")
-    return raw
-
-
-def _validated(model: type[M], raw: dict[str, Any], path: Path) -> M:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ConfigurationError(f"{path}: {where}: {first['msg']}") from exc
+def _customer_only(parts: Mapping[str, tuple[Sentence, ...]]) -> None:
+    problems = [
+        ((part, index, "text"), f"a customer sentence uses internal variables {internal}")
+        for part, sentences in parts.items()
+        for index, sentence in enumerate(sentences)
+        if (internal := sorted(_fields(sentence.text) & INTERNAL_VARIABLES))
+    ]
+    if problems:
+        raise InvalidAt.many(problems)
 
 
 @dataclass(frozen=True)
@@ -192,25 +177,32 @@ class TemplateSet:
 
     def for_label(self, label: str, abstained: bool) -> CategoryTemplates:
         if abstained:
-            return self.categories["other"]
-        return self.categories.get(label, self.categories["other"])
+            return self.categories[FALLBACK_LABEL]
+        return self.categories.get(label, self.categories[FALLBACK_LABEL])
 
 
 def load_templates(directory: Path, labels: Iterable[str] = ()) -> TemplateSet:
-    """Read and validate ``_common.yaml`` and one file per label (``other`` is required as the catch-all)."""
-    common_path = directory / COMMON_FILE
-    common = _validated(CommonTemplates, _load_yaml(common_path), common_path)
+    """Read and validate ``_common.yaml`` and one file per label (``other`` is required as the catch-all).
+
+    ``labels`` are the taxonomy's (``Taxonomy.labels``); a label without its file is refused.
+    """
+    common = load_governed(directory / COMMON_FILE, CommonTemplates)
     categories: dict[str, CategoryTemplates] = {}
     for path in sorted(directory.glob("*.yaml")):
         if path.name == COMMON_FILE:
             continue
-        category = _validated(CategoryTemplates, _load_yaml(path), path)
+        category = load_governed(path, CategoryTemplates)
         if category.label != path.stem:
-            raise ConfigurationError(f"{path}: label {category.label!r} does not match the file name")
+            raise governed_error(
+                path, [("label", f"{category.label!r} does not match the file name {path.stem!r}")]
+            )
         categories[category.label] = category
-    missing = sorted(({"other"} | set(labels)) - set(categories))
+    missing = sorted(({FALLBACK_LABEL} | set(labels)) - set(categories))
     if missing:
-        raise ConfigurationError(f"{directory}: no template file for labels {missing}")
+        raise files_error(
+            (directory / f"{label}.yaml", FILE, "no such file (every taxonomy label needs its template)")
+            for label in missing
+        )
     return TemplateSet(common, categories)
 
 

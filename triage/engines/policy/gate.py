@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from triage.core.errors import PolicyViolation
+from triage.core.vocabulary import GateDecision, ItemStatus
 from triage.engines.policy.models import CategoryRules, Mode, OnAmbiguity, Policy
 
-AUTO_APPROVED = "auto_approved"
-PENDING_REVIEW = "pending_review"
-BLOCKED = "blocked"
-SHADOW = "shadow"
-NEEDS_REVIEW = "needs_review"
+AUTO_APPROVED = ItemStatus.AUTO_APPROVED.value
+PENDING_REVIEW = ItemStatus.PENDING_REVIEW.value
+BLOCKED = ItemStatus.BLOCKED.value
+SHADOW = ItemStatus.SHADOW.value
+NEEDS_REVIEW = GateDecision.NEEDS_REVIEW.value
 FALLBACK_GENERATOR = "template-fallback"
 CASE = "case"
 

@@ -9,53 +9,63 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from triage.core.errors import ConfigurationError
-from triage.engines.policy.documents import read_yaml, validate
+from triage.core.governed import Where, dotted, governed_error, load_governed
 from triage.engines.policy.models import Policy
 from triage.engines.policy.taxonomy import Taxonomy, load_taxonomy
 
+Problem = tuple[Where, str]
 
-def cross_check(policy: Policy, taxonomy: Taxonomy) -> tuple[list[str], list[str]]:
-    """(errors, warnings) of the policy against the taxonomy.
 
-    Errors: a category or an action the taxonomy does not know. Warnings: a taxonomy category without its
-    own policy entry (it runs on ``defaults`` with no action catalogue), or a taxonomy action left out of a
-    catalogue.
-    """
-    errors: list[str] = []
-    warnings: list[str] = []
+def _against_taxonomy(policy: Policy, taxonomy: Taxonomy) -> tuple[list[Problem], list[Problem]]:
+    """(errors, warnings) as ``(where, problem)`` pairs; see ``cross_check``."""
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
     for label, category in policy.categories.items():
         if label not in taxonomy.categories:
-            errors.append(f"categories.{label}: not a taxonomy category ({', '.join(taxonomy.labels)})")
+            errors.append((("categories", label), f"not a taxonomy category ({', '.join(taxonomy.labels)})"))
             continue
         known = taxonomy.categories[label].actions
         errors += [
-            f"categories.{label}.actions.{action}: not an action of {label} ({', '.join(known)})"
+            (("categories", label, "actions", action), f"not an action of {label} ({', '.join(known)})")
             for action in category.actions
             if action not in known
         ]
         warnings += [
-            f"categories.{label}: taxonomy action {action} has no rule, so it is never recommended"
+            (("categories", label), f"taxonomy action {action} has no rule, so it is never recommended")
             for action in known
             if action not in category.actions
         ]
     warnings += [
-        f"categories.{label}: no entry; defaults apply and no action is recommended"
+        (("categories", label), "no entry; defaults apply and no action is recommended")
         for label in taxonomy.categories
         if label not in policy.categories
     ]
     return errors, warnings
 
 
+def cross_check(policy: Policy, taxonomy: Taxonomy) -> tuple[list[str], list[str]]:
+    """(errors, warnings) of the policy against the taxonomy, each ``<path in the policy>: <problem>``.
+
+    Errors: a category or an action the taxonomy does not know. Warnings: a taxonomy category without its
+    own policy entry (it runs on ``defaults`` with no action catalogue), or a taxonomy action left out of a
+    catalogue.
+    """
+    errors, warnings = _against_taxonomy(policy, taxonomy)
+    return [_line(p) for p in errors], [_line(p) for p in warnings]
+
+
+def _line(problem: Problem) -> str:
+    where, message = problem
+    return f"{where if isinstance(where, str) else dotted(where)}: {message}"
+
+
 def load_policy(path: Path, taxonomy: Taxonomy | None = None) -> Policy:
     """Read, validate and (given a taxonomy) cross-check a policy file; ``ConfigurationError`` if unusable."""
-    policy = validate(Policy, read_yaml(path), path)
+    policy = load_governed(path, Policy)
     if taxonomy is not None:
-        errors, _ = cross_check(policy, taxonomy)
+        errors, _ = _against_taxonomy(policy, taxonomy)
         if errors:
-            raise ConfigurationError(
-                f"{path}: {len(errors)} problem(s):\n  " + "\n  ".join(errors), extra={"errors": errors}
-            )
+            raise governed_error(path, errors)
     return policy
 
 

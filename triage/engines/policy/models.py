@@ -15,23 +15,21 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from triage.core.governed import InvalidAt, Where
 from triage.core.hashing import sha256_json
+from triage.core.vocabulary import GateMode, Severity
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-SEVERITIES = ("low", "medium", "high", "critical")
-DRAFT_KINDS = ("summary", "customer_update")
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Mode(StrEnum):
-    OFF = "off"
-    SHADOW = "shadow"
-    RECOMMEND = "recommend"
-    AUTO = "auto"
+SEVERITIES = tuple(level.value for level in Severity)
+"""The severities lowest first, from the service's one ``Severity``: review SLAs must name exactly these."""
+Mode = GateMode
 
 
 class Risk(StrEnum):
@@ -61,7 +59,7 @@ class Thresholds(Strict):
     @model_validator(mode="after")
     def _auto_not_below_review(self) -> Thresholds:
         if self.auto < self.review:
-            raise ValueError(f"auto ({self.auto}) must be >= review ({self.review})")
+            raise InvalidAt("auto", f"{self.auto} must be >= review ({self.review})")
         return self
 
 
@@ -97,12 +95,12 @@ class ActionRule(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> ActionRule:
         if self.risk is Risk.HIGH and self.auto_allowed:
-            raise ValueError("a high-risk action cannot have auto_allowed: true")
+            raise InvalidAt("auto_allowed", "a high-risk action cannot have auto_allowed: true")
         if self.risk is Risk.HIGH and not self.four_eyes:
-            raise ValueError("a high-risk action needs four_eyes: true")
+            raise InvalidAt("four_eyes", "a high-risk action needs four_eyes: true")
         bounds = [limit.above for limit in self.monetary_limits]
         if bounds != sorted(set(bounds)):
-            raise ValueError("monetary_limits must be listed by strictly increasing 'above'")
+            raise InvalidAt("monetary_limits", "must be listed by strictly increasing 'above'")
         return self
 
 
@@ -133,6 +131,10 @@ class DraftsOverride(Strict):
     customer_update: DraftRuleOverride | None = None
 
 
+DRAFT_KINDS = tuple(Drafts.model_fields)
+"""The kinds of draft the policy rules: the fields of ``Drafts``."""
+
+
 class CategoryPolicy(Strict):
     mode: Mode | None = None
     thresholds: ThresholdsOverride | None = None
@@ -147,7 +149,7 @@ class CategoryPolicy(Strict):
     def _defaults_in_catalogue(self) -> CategoryPolicy:
         missing = [name for name in self.default_actions if name not in self.actions]
         if missing:
-            raise ValueError(f"default_actions not in this category's actions: {', '.join(missing)}")
+            raise InvalidAt("default_actions", f"not in this category's actions: {', '.join(missing)}")
         return self
 
 
@@ -176,22 +178,28 @@ class Policy(Strict):
 
     @model_validator(mode="after")
     def _complete_and_consistent(self) -> Policy:
+        problems: list[tuple[Where, str]] = []
         missing = [level for level in SEVERITIES if level not in self.review_slas]
         unknown = [level for level in self.review_slas if level not in SEVERITIES]
         if missing or unknown:
-            raise ValueError(
-                f"review_slas must name exactly the severities {', '.join(SEVERITIES)}"
-                + (f"; missing: {', '.join(missing)}" if missing else "")
-                + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+            problems.append(
+                (
+                    "review_slas",
+                    f"must name exactly the severities {', '.join(SEVERITIES)}"
+                    + (f"; missing: {', '.join(missing)}" if missing else "")
+                    + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+                )
             )
-        inverted = [
-            f"categories.{label}.thresholds: auto ({rules.thresholds.auto}) must be >= review "
-            f"({rules.thresholds.review})"
+        problems += [
+            (
+                ("categories", label, "thresholds", "auto"),
+                f"{rules.thresholds.auto} must be >= review ({rules.thresholds.review}, with defaults applied)",
+            )
             for label in self.categories
             if (rules := self.category(label)).thresholds.auto < rules.thresholds.review
         ]
-        if inverted:
-            raise ValueError("; ".join(inverted))
+        if problems:
+            raise InvalidAt.many(problems)
         return self
 
     @cached_property
@@ -226,8 +234,7 @@ class Policy(Strict):
             default_actions=tuple(own.default_actions),
             actions=dict(own.actions),
             drafts={
-                "summary": _merge_draft(self.drafts.summary, drafts.summary),
-                "customer_update": _merge_draft(self.drafts.customer_update, drafts.customer_update),
+                kind: _merge_draft(getattr(self.drafts, kind), getattr(drafts, kind)) for kind in DRAFT_KINDS
             },
         )
 

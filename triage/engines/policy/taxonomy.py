@@ -16,7 +16,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from triage.core.events import ExceptionEvent
-from triage.engines.policy.documents import read_yaml, validate
+from triage.core.governed import InvalidAt, Where, load_governed
+from triage.core.vocabulary import Severity
 
 FALLBACK_LABEL = "other"
 
@@ -37,7 +38,7 @@ class SeverityRule(_Strict):
             and self.customer_tier_in is None
             and self.days_to_promise_lte is None
         ):
-            raise ValueError("a raise_when rule needs at least one condition")
+            raise InvalidAt("", "a raise_when rule needs at least one condition")
         return self
 
     def matches(self, event: ExceptionEvent) -> bool:
@@ -54,7 +55,7 @@ class SeverityRule(_Strict):
 
 
 class SeverityRules(_Strict):
-    base: str
+    base: Severity
     raise_when: list[SeverityRule] = Field(default_factory=list)
 
 
@@ -67,18 +68,32 @@ class TaxonomyCategory(_Strict):
 
 class Taxonomy(_Strict):
     version: int | str
-    severity_levels: list[str] = Field(min_length=1)
+    severity_levels: list[Severity] = Field(min_length=1)
+    """The levels this taxonomy uses, lowest first: some or all of ``Severity``, in its order."""
     categories: dict[str, TaxonomyCategory] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> Taxonomy:
+        problems: list[tuple[Where, str]] = []
+        ordered = [level for level in Severity if level in self.severity_levels]
+        if self.severity_levels != ordered:
+            expected = ", ".join(ordered)
+            problems.append(("severity_levels", f"must list each level once, lowest first: [{expected}]"))
         if FALLBACK_LABEL not in self.categories:
-            raise ValueError(f"the taxonomy needs an '{FALLBACK_LABEL}' category for labels it does not know")
-        for label, category in self.categories.items():
-            if category.severity.base not in self.severity_levels:
-                raise ValueError(
-                    f"categories.{label}.severity.base: {category.severity.base!r} is not a severity level"
-                )
+            problems.append(
+                ("categories", f"needs an '{FALLBACK_LABEL}' category for the labels it does not know")
+            )
+        problems += [
+            (
+                ("categories", label, "severity", "base"),
+                f"{category.severity.base.value!r} is not a severity level of this taxonomy "
+                f"({', '.join(self.severity_levels)})",
+            )
+            for label, category in self.categories.items()
+            if category.severity.base not in self.severity_levels
+        ]
+        if problems:
+            raise InvalidAt.many(problems)
         return self
 
     @property
@@ -103,7 +118,7 @@ class Taxonomy(_Strict):
         rules = self.category(label).severity
         level = self.severity_levels.index(rules.base)
         level += sum(1 for rule in rules.raise_when if rule.matches(event))
-        return self.severity_levels[min(level, len(self.severity_levels) - 1)]
+        return self.severity_levels[min(level, len(self.severity_levels) - 1)].value
 
 
 def days_to_promise(event: ExceptionEvent) -> int | None:
@@ -115,4 +130,4 @@ def days_to_promise(event: ExceptionEvent) -> int | None:
 
 def load_taxonomy(path: Path) -> Taxonomy:
     """Read and validate a taxonomy file; ``ConfigurationError`` listing every problem if it is unusable."""
-    return validate(Taxonomy, read_yaml(path), path)
+    return load_governed(path, Taxonomy)
