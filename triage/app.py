@@ -34,6 +34,7 @@ from triage.domain.dependencies import provide_caller
 from triage.domain.policy.controllers import PolicyController
 from triage.domain.reviews.controllers import ReviewController
 from triage.domain.system.controllers import SystemController
+from triage.strict_input import StrictJSONRequest
 from triage.wiring import Job, ServiceRegistry, Services, background_jobs
 
 log = logging.getLogger("triage")
@@ -204,6 +205,7 @@ def create_app(settings: Settings | None = None, *, registry: ServiceRegistry | 
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
+        request_class=StrictJSONRequest,
         openapi_config=OpenAPIConfig(
             title="exception-triage",
             version="1",

@@ -25,6 +25,18 @@ class InvalidInput(TriageError):
     title = "Invalid input"
 
 
+class MalformedRequest(TriageError):
+    """The body is not one well-formed JSON document this service accepts (syntax, nesting, duplicate keys)."""
+
+    status_code = 400
+    title = "Invalid request"
+
+
+class UnsupportedMediaType(TriageError):
+    status_code = 415
+    title = "Unsupported media type"
+
+
 class NotFound(TriageError):
     status_code = 404
     title = "Not found"

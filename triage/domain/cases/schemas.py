@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from triage.core.events import ExceptionEvent
+from triage.core.text import FreeText
 from triage.core.vocabulary import CaseStatus, GateDecision, GateMode, ItemStatus, Severity
 
 
@@ -126,7 +127,7 @@ class ResolutionCreate(BaseModel):
 
     outcome: Literal["resolved", "partially_resolved", "customer_cancelled", "escalated"]
     resolution_action: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
-    resolution: str = Field(min_length=1, max_length=4000)
+    resolution: FreeText = Field(min_length=1, max_length=4000)
     hours_to_resolve: float | None = Field(default=None, ge=0, le=24 * 365)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from triage.core.text import FreeText, SingleLine
 from triage.core.vocabulary import Decision
 
 
@@ -16,13 +17,13 @@ class DecisionCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    item_id: str = Field(min_length=1, max_length=64)
+    item_id: SingleLine = Field(min_length=1, max_length=64)
     expected_version: int = Field(ge=1, description="The item version shown in the queue or the case.")
     decision: Decision
-    reason: str | None = Field(
+    reason: FreeText | None = Field(
         default=None, max_length=2000, description="Required to reject and to override the label."
     )
-    edited_text: str | None = Field(
+    edited_text: FreeText | None = Field(
         default=None, min_length=1, max_length=8000, description="Required for edit_and_approve (drafts)."
     )
     label: str | None = Field(
