@@ -28,7 +28,7 @@ from triage.config import Settings, get_settings
 from triage.core.errors import TriageError
 from triage.domain.audit.controllers import AuditController
 from triage.domain.auth import ApiKeyAuthMiddleware, enforce_route_rules
-from triage.domain.auth.ratelimit import build_rate_limit_middleware
+from triage.domain.auth.ratelimit import build_address_rate_limit_middleware, build_rate_limit_middleware
 from triage.domain.cases.controllers import CaseController
 from triage.domain.dependencies import provide_caller
 from triage.domain.policy.controllers import PolicyController
@@ -200,7 +200,11 @@ def create_app(settings: Settings | None = None, *, registry: ServiceRegistry | 
             PolicyController,
         ],
         dependencies=provide_services(registry),
-        middleware=[ApiKeyAuthMiddleware.define(registry), build_rate_limit_middleware(settings)],
+        middleware=[
+            build_address_rate_limit_middleware(settings),
+            ApiKeyAuthMiddleware.define(registry),
+            build_rate_limit_middleware(settings),
+        ],
         guards=[enforce_route_rules],
         exception_handlers=exception_handlers,
         lifespan=[lifespan],

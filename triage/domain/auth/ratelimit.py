@@ -1,7 +1,9 @@
-"""Per-caller rate limits on Litestar's rate-limit middleware, answered with 429 and ``Retry-After``.
+"""Rate limits on Litestar's rate-limit middleware, answered with 429 and ``Retry-After``.
 
-The caller is the API key (``key:<key_id>``; JWT callers ``key:jwt:<subject>``); unauthenticated requests are
-counted by client address. Counters live in the app's store named :data:`RATE_LIMIT_STORE`: in memory by
+Two budgets: one per client address, checked BEFORE authentication, so a flood of unknown, invalid or revoked
+keys is refused without a key lookup each; and one per caller (the API key, ``key:<key_id>``; JWT callers
+``key:jwt:<subject>``) after it. The client address is the connection's peer; the server takes it from
+``X-Forwarded-For`` only when the peer is one of ``TRIAGE_TRUSTED_PROXIES`` (see ``triage/serving.py``). Counters live in the app's store named :data:`RATE_LIMIT_STORE`: in memory by
 default (per process), or a shared Redis when ``TRIAGE_RATE_LIMIT_STORE_URL`` is set so that several replicas
 share one budget. The shared count is a read-modify-write per request, so concurrent replicas may let a few
 requests over the limit at the edge of a window; it is a flood guard, not billing.
@@ -41,6 +43,10 @@ def rate_limit_identifier(request: Request[Any, Any, Any]) -> str:
     return f"ip:{get_remote_address(request)}"
 
 
+def client_address_identifier(request: Request[Any, Any, Any]) -> str:
+    return f"ip:{get_remote_address(request)}"
+
+
 class KeyedRateLimitMiddleware(RateLimitMiddleware):
     """Litestar's rate limiter, plus ``Retry-After`` (seconds until the window resets) on a 429.
 
@@ -69,6 +75,10 @@ class KeyedRateLimitMiddleware(RateLimitMiddleware):
                 await self.set_cached_history(key=key, cache_object=cache_object, store=store)
             send = self.create_send_wrapper(send=send, cache_object=cache_object)
         await self.app(scope, receive, send)
+
+
+class AddressRateLimitMiddleware(KeyedRateLimitMiddleware):
+    """The per-address budget, ahead of authentication (its own class name keeps its counters apart)."""
 
 
 def retry_after_s(cache_object: CacheObject) -> int:
@@ -105,6 +115,18 @@ def build_rate_limit_store(settings: Settings) -> Store:
 
 
 def build_rate_limit_middleware(settings: Settings) -> DefineMiddleware:
-    """The rate limiter for ``Litestar(middleware=[auth, <this>])``, with its own store (one per app)."""
+    """The per-caller limiter for ``Litestar(middleware=[address, auth, <this>])``, with its own store."""
     config = build_rate_limit_config(settings)
     return DefineMiddleware(KeyedRateLimitMiddleware, config=config, store=build_rate_limit_store(settings))
+
+
+def build_address_rate_limit_middleware(settings: Settings) -> DefineMiddleware:
+    """The per-address limiter for ``Litestar(middleware=[<this>, auth, caller])``."""
+    config = RateLimitConfig(
+        rate_limit=("minute", settings.rate_limit_per_address_per_minute),
+        exclude=list(UNLIMITED_PATH_PATTERNS),
+        identifier_for_request=client_address_identifier,
+        middleware_class=AddressRateLimitMiddleware,
+        store=RATE_LIMIT_STORE,
+    )
+    return DefineMiddleware(AddressRateLimitMiddleware, config=config, store=build_rate_limit_store(settings))

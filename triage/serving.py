@@ -1,0 +1,102 @@
+"""How ``triage serve`` runs the app under uvicorn: client addresses, request deadlines and JSON logs.
+
+- **Client address.** uvicorn rewrites the peer from ``X-Forwarded-For`` only when the peer is one of
+  ``TRIAGE_TRUSTED_PROXIES``; with none configured the header is ignored (uvicorn's own default would trust
+  any loopback peer).
+- **Deadlines.** A request's headers and body must arrive within ``TRIAGE_REQUEST_READ_TIMEOUT_S`` of the
+  connection opening (or of the previous response on a kept-alive connection); a slow or stalled client gets
+  408 and the connection is closed, so partial requests cannot hold connections open.
+- **Logs.** One JSON object per line (python-json-logger): a request path with ``%0a`` in it is an escaped
+  string inside one record, never a forged second line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from triage.config import Settings
+
+JSON_FORMATTER = "pythonjsonlogger.json.JsonFormatter"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+REQUEST_TIMEOUT_RESPONSE = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+
+class DeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with one deadline for reading each request (headers and body)."""
+
+    read_timeout_s = 15.0
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state in {h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR}:
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.conn.our_state is h11.IDLE or self.conn.their_state is h11.IDLE:
+            self._arm()  # the next request on this kept-alive connection has the same deadline
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.read_timeout_s, self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing() or self.conn.their_state in {h11.DONE, h11.MUST_CLOSE}:
+            return
+        if self.cycle is None or not self.cycle.response_started:
+            self.transport.write(REQUEST_TIMEOUT_RESPONSE)
+        self.transport.close()
+
+
+def protocol_for(settings: Settings) -> type[H11Protocol]:
+    """The protocol class with this deployment's read deadline."""
+    return type(
+        "TriageH11Protocol", (DeadlineH11Protocol,), {"read_timeout_s": settings.request_read_timeout_s}
+    )
+
+
+def log_config(level: str = "INFO") -> dict[str, Any]:
+    """``logging.config.dictConfig`` for uvicorn and the service: JSON lines on stderr."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JSON_FORMATTER, "fmt": LOG_FORMAT}},
+        "handlers": {"stderr": handler},
+        "loggers": {
+            name: {"handlers": ["stderr"], "level": level, "propagate": False}
+            for name in ("triage", "uvicorn", "uvicorn.error", "uvicorn.access", "litestar")
+        },
+    }
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for ``uvicorn.run`` / ``uvicorn.Config`` that apply the rules above."""
+    trusted = settings.trusted_proxies
+    return {
+        "http": protocol_for(settings),
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": ",".join(trusted) if trusted else "",
+        "timeout_keep_alive": 5,
+        "log_config": log_config(),
+        "server_header": False,
+    }
