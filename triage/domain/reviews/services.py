@@ -51,6 +51,22 @@ class Requirement:
     four_eyes: bool
 
 
+@dataclass(frozen=True)
+class Decided:
+    """One checked decision, before and after it is written (what the audit record and the answer show)."""
+
+    case: CaseRow
+    item: ItemRow
+    body: DecisionCreate
+    actor: Actor
+    policy_version: str
+    requirement: Requirement
+    label_override: str | None
+    awaiting_second: bool
+    before: dict[str, Any]
+    at: datetime
+
+
 class ReviewService:
     def __init__(
         self,
@@ -123,6 +139,18 @@ class ReviewService:
             raise
 
     def _decide(self, session: Session, case_id: str, body: DecisionCreate, actor: Actor) -> DecisionRead:
+        case, item = self._locked(session, case_id, body, actor)
+        decided = self._checked(case, item, body, actor)
+        self._apply(session, decided)
+        self._update_case_status(session, case)
+        self.audit.append(session, [_decision_entry(decided)])
+        return _decision_read(decided)
+
+    @staticmethod
+    def _locked(
+        session: Session, case_id: str, body: DecisionCreate, actor: Actor
+    ) -> tuple[CaseRow, ItemRow]:
+        """The case and the item, locked, if ``actor`` may see them and the item still waits for this decision."""
         case = session.execute(
             select(CaseRow).where(CaseRow.case_id == case_id).with_for_update()
         ).scalar_one_or_none()
@@ -141,6 +169,10 @@ class ReviewService:
             raise Conflict(
                 f"item {item.item_id!r} changed: version {item.version}, not {body.expected_version}"
             )
+        return case, item
+
+    def _checked(self, case: CaseRow, item: ItemRow, body: DecisionCreate, actor: Actor) -> Decided:
+        """The decision, once the body makes sense for the item and ``actor`` may take it under the policy."""
         label_override = body.label if body.label is not None and body.label != case.label else None
         if (body.decision == Decision.REJECT or label_override) and not body.reason:
             raise InvalidInput("a reason is required to reject an item or to override the label")
@@ -151,10 +183,23 @@ class ReviewService:
         self._authorize(actor, item, requirement)
         if body.decision == Decision.APPROVE and requirement.four_eyes and item.edited_by == actor.subject:
             raise PolicyViolation("four-eyes: the approver must be someone other than the editor")
+        return Decided(
+            case=case,
+            item=item,
+            body=body,
+            actor=actor,
+            policy_version=policy.version_hash,
+            requirement=requirement,
+            label_override=label_override,
+            awaiting_second=body.decision == Decision.EDIT_AND_APPROVE and requirement.four_eyes,
+            before={"status": item.status, "text": _current_text(item), "version": item.version},
+            at=self.clock(),
+        )
 
-        now = self.clock()
-        awaiting_second = body.decision == Decision.EDIT_AND_APPROVE and requirement.four_eyes
-        before = {"status": item.status, "text": _current_text(item), "version": item.version}
+    @staticmethod
+    def _apply(session: Session, decided: Decided) -> None:
+        """Write the decision with a conditional UPDATE on the version the reviewer saw, and its record."""
+        item, body, actor, now = decided.item, decided.body, decided.actor, decided.at
         values: dict[str, Any] = {"version": ItemRow.version + 1}
         if body.decision == Decision.REJECT:
             values |= {"status": ItemStatus.REJECTED.value, "decided_by": actor.subject, "decided_at": now}
@@ -163,7 +208,7 @@ class ReviewService:
             values |= {"status": status.value, "decided_by": actor.subject, "decided_at": now}
         else:
             values |= {"edited_text": body.edited_text, "edited_by": actor.subject}
-            if not awaiting_second:
+            if not decided.awaiting_second:
                 values |= {"status": ItemStatus.EDITED.value, "decided_by": actor.subject, "decided_at": now}
         result = session.execute(
             update(ItemRow)
@@ -181,64 +226,16 @@ class ReviewService:
         session.add(
             DecisionRow(
                 item_id=item.item_id,
-                case_id=case_id,
+                case_id=item.case_id,
                 actor_subject=actor.subject,
                 actor_role=actor.role_name,
                 decision=body.decision,
                 reason=body.reason,
-                label_override=label_override,
-                before_text=before["text"],
+                label_override=decided.label_override,
+                before_text=decided.before["text"],
                 after_text=_current_text(item),
                 created_at=now,
             )
-        )
-        self._update_case_status(session, case)
-        versions = case.response.get("versions") or {}
-        action = DECISION_ACTIONS[body.decision]
-        if body.decision == Decision.EDIT_AND_APPROVE and not awaiting_second:
-            action = "item.edited_and_approved"
-        self.audit.append(
-            session,
-            [
-                AuditEntryCreate(
-                    action=action,
-                    actor=actor,
-                    case_id=case_id,
-                    item_id=item.item_id,
-                    order_id=case.order_id,
-                    outcome="awaiting_second_approval" if awaiting_second else item.status,
-                    reason=body.reason,
-                    before=before,
-                    after={"status": item.status, "text": _current_text(item), "version": item.version},
-                    model_version=versions.get("model"),
-                    prompt_version=versions.get("prompts"),
-                    policy_version=policy.version_hash,
-                    confidence=case.confidence,
-                    details={
-                        "decision": body.decision,
-                        "label": case.label,
-                        "label_override": label_override,
-                        "required_role": requirement.role,
-                        "required_team": requirement.team,
-                        "four_eyes": requirement.four_eyes,
-                        "edited_by": item.edited_by,
-                        "order_value": case.order_value,
-                    },
-                )
-            ],
-        )
-        return DecisionRead(
-            case_id=case_id,
-            item_id=item.item_id,
-            decision=body.decision,
-            status=item.status,
-            version=item.version,
-            awaiting_second_approval=awaiting_second,
-            reason=body.reason,
-            label_override=label_override,
-            decided_by=actor.subject,
-            decided_at=now,
-            case_status=case.status,
         )
 
     @staticmethod
@@ -357,6 +354,56 @@ class ReviewService:
                 ],
             )
             return len(won)
+
+
+def _decision_entry(decided: Decided) -> AuditEntryCreate:
+    case, item, body, requirement = decided.case, decided.item, decided.body, decided.requirement
+    action = DECISION_ACTIONS[body.decision]
+    if body.decision == Decision.EDIT_AND_APPROVE and not decided.awaiting_second:
+        action = "item.edited_and_approved"
+    versions = case.response.get("versions") or {}
+    return AuditEntryCreate(
+        action=action,
+        actor=decided.actor,
+        case_id=case.case_id,
+        item_id=item.item_id,
+        order_id=case.order_id,
+        outcome="awaiting_second_approval" if decided.awaiting_second else item.status,
+        reason=body.reason,
+        before=decided.before,
+        after={"status": item.status, "text": _current_text(item), "version": item.version},
+        model_version=versions.get("model"),
+        prompt_version=versions.get("prompts"),
+        policy_version=decided.policy_version,
+        confidence=case.confidence,
+        details={
+            "decision": body.decision,
+            "label": case.label,
+            "label_override": decided.label_override,
+            "required_role": requirement.role,
+            "required_team": requirement.team,
+            "four_eyes": requirement.four_eyes,
+            "edited_by": item.edited_by,
+            "order_value": case.order_value,
+        },
+    )
+
+
+def _decision_read(decided: Decided) -> DecisionRead:
+    item = decided.item
+    return DecisionRead(
+        case_id=decided.case.case_id,
+        item_id=item.item_id,
+        decision=decided.body.decision,
+        status=item.status,
+        version=item.version,
+        awaiting_second_approval=decided.awaiting_second,
+        reason=decided.body.reason,
+        label_override=decided.label_override,
+        decided_by=decided.actor.subject,
+        decided_at=decided.at,
+        case_status=decided.case.status,
+    )
 
 
 def _current_text(item: ItemRow) -> str | None:
