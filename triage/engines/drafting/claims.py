@@ -12,9 +12,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
+
+from triage.engines.drafting.numbers import shift, to_decimal
 
 ClaimKind = Literal[
     "placeholder",
@@ -72,15 +74,8 @@ _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _SCALE = r"(?:\s?(?P<scale>k|K|thousand|million|mio|M|bn|billion)\b)?"
 _B = r"(?<![\w.,/#:-])"  # a number starts here, not inside an id or another number
 _E = r"(?![\w/#-]|[.,]\d)"  # ... and ends here
-SCALES = {
-    "k": 1_000,
-    "thousand": 1_000,
-    "million": 1_000_000,
-    "mio": 1_000_000,
-    "m": 1_000_000,
-    "bn": 1_000_000_000,
-    "billion": 1_000_000_000,
-}
+SCALES = {"k": 3, "thousand": 3, "million": 6, "mio": 6, "m": 6, "bn": 9, "billion": 9}
+"""Each scale word as a power of ten, so scaling a number of any size stays exact."""
 CURRENCY_SYMBOLS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "C$": "CAD", "CA$": "CAD", "A$": "AUD"}
 
 _PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -113,13 +108,13 @@ def id_key(value: str) -> str:
 
 
 def parse_number(text: str, scale: str | None = None) -> Decimal | None:
-    try:
-        value = Decimal(text.replace(",", ""))
-    except InvalidOperation:
-        return None
-    if scale:
-        value *= SCALES[scale.lower()]
-    return value
+    """The exact value of ``1,200.5`` (times its scale word, ``k`` or ``million``); ``None`` when it is no
+    finite number. Never raises, whatever the size or the digits (``٣`` is 3)."""
+    value = to_decimal(text.replace(",", ""))
+    if value is None or not scale:
+        return value
+    places = SCALES.get(scale.lower())
+    return None if places is None else shift(value, places)
 
 
 def _year(text: str | None) -> int | None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal
 
 from triage.engines.drafting.claims import NUMERIC_KINDS, PII_KINDS, Claim, date_matches
 from triage.engines.drafting.factcheck_config import CheckName, FactCheckConfig
 from triage.engines.drafting.facts import Fact, FactSheet
 from triage.engines.drafting.models import Audience, Finding
+from triage.engines.drafting.numbers import plain_integer, same_amount, shift
 
 # Which kinds of fact can ground which kind of claim ("number" facts are untyped context values).
 _GROUNDS: dict[str, frozenset[str]] = {
@@ -28,7 +28,7 @@ _GROUNDS: dict[str, frozenset[str]] = {
 }
 # Labels people put in front of an id: "PO#7781" is the fact "7781".
 _ID_LABELS = ("po", "so", "sku", "line", "ln", "order", "ord", "no", "pro", "trk", "tracking", "item", "case")
-_CENT = Decimal("0.01")
+_YEAR_DIGITS = 4
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 CUSTOMER_MESSAGE = "event.customer_message"
 _SIGNIFICANT = 5  # letters: shorter words ("with", "the") alone never make a shared run
@@ -52,12 +52,14 @@ def _same_number(claim: Claim, fact: Fact) -> bool:
     if claim.currency and fact.currency and claim.currency != fact.currency:
         return False
     a, b = claim.number, fact.number
+    if not (a.is_finite() and b.is_finite()):
+        return False
     if a == b:
         return True
     if claim.kind == "amount" or fact.kind == "amount":
-        return a.quantize(_CENT, ROUND_HALF_UP) == b.quantize(_CENT, ROUND_HALF_UP)
+        return same_amount(a, b)
     if claim.kind == "percent" and fact.kind == "number" and b < 1:
-        return a == b * 100
+        return a == shift(b, 2)
     return False
 
 
@@ -84,9 +86,9 @@ def _grounded(claim: Claim, facts: Iterable[Fact]) -> bool:
 
 def _number_in_id(claim: Claim, fact: Fact) -> bool:
     """A bare number that is (a digit group of) an id: "10023" of "SO-10023"."""
-    if claim.number is None or fact.key is None:
+    digits = None if claim.number is None else plain_integer(claim.number)
+    if digits is None or fact.key is None:
         return False
-    digits = str(claim.number)
     return digits == fact.key.lstrip("0") or digits in re.findall(r"\d+", fact.key)
 
 
@@ -108,7 +110,10 @@ def _dates_match(claim: Claim, fact: Fact) -> bool:
 
 
 def _date_part(claim: Claim, fact: Fact) -> bool:
-    value = int(claim.number or 0)
+    digits = None if claim.number is None else plain_integer(claim.number)
+    if digits is None or len(digits) > _YEAR_DIGITS:
+        return False
+    value = int(digits)
     if claim.kind == "year":
         return any(y == value for y, _, _ in fact.dates)
     return any(d == value for _, _, d in fact.dates)

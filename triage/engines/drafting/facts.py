@@ -8,17 +8,19 @@ amounts and ids written inside them, read by the same extractor that reads the d
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Literal
 
 from triage.core.events import ExceptionEvent, OrderLine
 from triage.engines.drafting.claims import PII_KINDS, Claim, DatePart, id_key
 from triage.engines.drafting.factcheck_config import FactCheckConfig
 from triage.engines.drafting.models import Audience, DraftContext
+from triage.engines.drafting.numbers import cents, number_text, to_decimal, trimmed
 
 Visibility = Literal["customer", "internal", "confidential"]
 FactKind = Literal[
@@ -78,9 +80,8 @@ class FactSheet:
 
 
 def normal(value: Decimal) -> Decimal:
-    """``240.0000`` → ``240``; ``12.5000`` → ``12.5`` (never scientific notation)."""
-    value = value.normalize()
-    return value.quantize(Decimal(1)) if value == value.to_integral() else value
+    """``240.0000`` → ``240``; ``12.5000`` → ``12.5`` (no scientific notation below 1000 digits)."""
+    return trimmed(value)
 
 
 def format_quantity(value: Decimal, uom: str) -> str:
@@ -88,7 +89,7 @@ def format_quantity(value: Decimal, uom: str) -> str:
 
 
 def format_amount(value: Decimal, currency: str) -> str:
-    rounded = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    rounded = cents(value)
     sign = CURRENCY_SIGNS.get(currency)
     return f"{sign}{rounded:,}" if sign else f"{rounded:,} {currency}"
 
@@ -110,9 +111,9 @@ class _Builder:
         vis: Visibility,
         currency: str | None = None,
     ) -> None:
-        if value is None or isinstance(value, bool):
-            return
-        self.facts.append(Fact(name, kind, vis, number=Decimal(str(value)), currency=currency))
+        number = to_decimal(value)
+        if number is not None:
+            self.facts.append(Fact(name, kind, vis, number=number, currency=currency))
 
     def ident(self, name: str, value: str | None, vis: Visibility) -> None:
         if value:
@@ -295,16 +296,30 @@ def _prompt_data(ctx: DraftContext, config: FactCheckConfig) -> tuple[dict[str, 
         "carrier": order.carrier,
         "tracking_number": order.tracking_number,
         "lines": lines,
-        "details": {k: v for k, v in event.context.items() if _context_visibility(config, k) == "customer"},
+        "details": {
+            k: _prompt_value(v)
+            for k, v in event.context.items()
+            if _context_visibility(config, k) == "customer"
+        },
     }
     internal: dict[str, Any] = {
         "event_id": event.event_id,
         "source_system": event.source_system.value,
         "exception_code": event.exception_code,
         "customer_tier": order.customer_tier.value,
-        "context": dict(event.context),
+        "context": {k: _prompt_value(v) for k, v in event.context.items()},
     }
     return _drop_empty(customer), _drop_empty(internal)
+
+
+def _prompt_value(value: object) -> object:
+    """A context value as JSON can carry it: NaN, an infinity or an int too long to write out becomes text."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = number_text(value)
+        return value if text.lstrip("-").isdigit() else text
+    return value
 
 
 def _drop_empty(data: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from triage.core.governed import FILE, InvalidAt, files_error, governed_error, l
 from triage.engines.drafting.factcheck_config import FactCheckConfig
 from triage.engines.drafting.facts import _median, format_amount, format_date, format_quantity
 from triage.engines.drafting.models import DraftContext, DraftKind
+from triage.engines.drafting.numbers import number_text
 from triage.engines.policy.taxonomy import FALLBACK_LABEL
 
 CUSTOMER_VARIABLES = frozenset(
@@ -233,7 +234,11 @@ def template_variables(ctx: DraftContext, templates: TemplateSet, config: FactCh
     context = event.context
     missing = context.get("missing_field") if "missing_field" in config.customer_context_keys else None
     substitute = context.get("substitute_sku") if "substitute_sku" in config.customer_context_keys else None
-    internal_context = "; ".join(f"{k}: {v}" for k, v in context.items() if v is not None and v != "")
+    internal_context = "; ".join(
+        f"{k}: {number_text(v) if isinstance(v, int | float) else v}"
+        for k, v in context.items()
+        if v is not None and v != ""
+    )
     actions = Counter(n.resolution_action or "unrecorded" for n in ctx.neighbours)
     hours = [n.hours_to_resolve for n in ctx.neighbours if n.hours_to_resolve is not None]
     example = ""
