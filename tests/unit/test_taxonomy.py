@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,18 +32,18 @@ def make_event(
         "customer_tier": tier,
         "site": "DC1",
         "order_value": Decimal(value),
-        "order_date": date(2026, 5, 1),
+        "order_date": "2026-05-01",
         "lines": [{"line_id": "1", "sku": "SKU-1", "quantity_ordered": 1}],
     }
     if promised:
-        order["promised_date"] = promised
+        order["promised_date"] = promised.isoformat()
     if requested:
-        order["requested_date"] = requested
+        order["requested_date"] = requested.isoformat()
     return ExceptionEvent.model_validate(
         {
             "event_id": "evt-1",
             "source_system": "erp",
-            "occurred_at": datetime(2026, 5, 3, 8, tzinfo=UTC),
+            "occurred_at": "2026-05-03T08:00:00Z",
             "order": order,
             "description": "something happened",
         }
