@@ -78,13 +78,13 @@ def make_record(
     created_at: datetime | None = None,
     review_due_at: datetime | None = None,
     label: str = "inventory_shortage",
-    confidence: float = 0.91,
     team: str | None = None,
     case_id: str | None = None,
 ) -> TriageRecord:
     """A stored-ready record of ``label``, owned by the taxonomy's team for it unless ``team`` is given."""
     event = event or make_event()
     team = team or taxonomy().owner_team(label)
+    confidence = 0.91
     case_id = case_id or f"case-{uuid.uuid4().hex[:12]}"
     created_at = created_at or datetime.now(UTC)
     overrides = item_overrides or {}

@@ -76,7 +76,7 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
 
     taxonomy = load_taxonomy(settings.taxonomy_file)
     policies = PolicyStore(settings.policy_file, taxonomy)
-    drafter = build_drafter(settings)
+    drafter = build_drafter(settings, taxonomy=taxonomy)
     upgrade_database(settings.resolved_database_url)
     sessions = create_session_factory(settings.resolved_database_url)
     audit = AuditService(sessions, settings)

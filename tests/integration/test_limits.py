@@ -160,3 +160,69 @@ def test_rate_limit_is_429_with_retry_after_per_key(tmp_path_factory: pytest.Tem
         # Another key has its own budget; probes are never limited.
         assert env.client.get("/v1/model", headers=env.auth(Role.AGENT)).status_code == 200
         assert all(env.client.get("/health").status_code == 200 for _ in range(RATE_LIMIT + 2))
+
+
+BODY_ROUTES = {
+    "/v1/exceptions": Role.WORKFLOW,
+    "/v1/cases/{case_id}/decisions": Role.SUPERVISOR,
+    "/v1/cases/{case_id}/resolution": Role.WORKFLOW,
+}
+MALFORMED_JSON = {
+    "duplicate key": b'{"event_id": "a", "event_id": "b"}',
+    "nested 1000 deep": b'{"context": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+    "NaN": b'{"hours_to_resolve": NaN}',
+    "two documents": b"{} {}",
+}
+
+
+@pytest.fixture(scope="module")
+def some_case(env: LiveApp) -> str:
+    response = _post(env, _event())
+    assert response.status_code == 201, response.text
+    return str(response.json()["case_id"])
+
+
+@pytest.mark.parametrize("name", list(MALFORMED_JSON))
+@pytest.mark.parametrize("route", BODY_ROUTES)
+def test_malformed_json_is_400_on_every_body_route(
+    env: LiveApp, some_case: str, route: str, name: str
+) -> None:
+    response = env.client.post(
+        route.format(case_id=some_case),
+        content=MALFORMED_JSON[name],
+        headers={**env.auth(BODY_ROUTES[route]), "content-type": "application/json"},
+    )
+    _assert_problem(response, 400)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+@pytest.mark.parametrize("route", BODY_ROUTES)
+def test_a_body_that_is_not_declared_json_is_415(
+    env: LiveApp, some_case: str, route: str, content_type: str | None
+) -> None:
+    headers = env.auth(BODY_ROUTES[route]) | ({"content-type": content_type} if content_type else {})
+    response = env.client.post(route.format(case_id=some_case), content=json.dumps(_event()), headers=headers)
+    _assert_problem(response, 415)
+
+
+def test_a_flood_of_unknown_or_revoked_keys_is_limited_per_address_and_barely_audited(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    limit = 40
+    with live_app(tmp_path_factory.mktemp("flood"), rate_limit_per_address_per_minute=limit) as env:
+        compliance = env.auth(Role.COMPLIANCE)
+        before = env.client.get("/v1/audit/verify", headers=compliance).json()["checked"]
+        statuses = [
+            env.client.get("/v1/model", headers={"Authorization": f"Bearer trk_unknown{i:04d}"}).status_code
+            for i in range(1000)
+        ]
+        revoked = [
+            env.client.get("/v1/model", headers={"Authorization": f"Bearer {env.revoked_token}"}).status_code
+            for _ in range(200)
+        ]
+        assert set(statuses[: limit - 1]) == {401}
+        assert statuses[limit:] == [429] * (1000 - limit)
+        assert set(revoked) == {429}
+        # The address is limited, so the compliance check itself runs on a fresh app state: read the store.
+        after = env.services.audit.verify().checked
+        assert after - before <= 5, f"{after - before} audit records for a flood of bad keys"

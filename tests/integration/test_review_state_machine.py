@@ -246,28 +246,35 @@ class ReviewWorkflow(RuleBasedStateMachine):
         kind = "accepted" if status in {200, 201} else "refused"
         self.outcomes[kind] = self.outcomes.get(kind, 0) + 1
         assert status < 500, response.text
-        role = _role(who)
         if status >= 400:
             assert response.headers["content-type"].startswith(PROBLEM_JSON), response.text
+        if self._refusal_was_due(item, who, stale, response) or status not in {200, 201}:
+            return
+        self._accepted(item, who, decision, with_reason, response.json())
+
+    def _refusal_was_due(self, item: Item, who: str, stale: bool, response: Any) -> bool:
+        """True when the decision had to be refused, after checking it was, with the right status."""
+        role, status = _role(who), response.status_code
         if role not in {Role.AGENT, Role.SUPERVISOR}:
             assert status == 403, f"{role} decided an item: {response.text}"
-            return
-        if role is Role.AGENT and item.team not in self.world.teams[who]:
+        elif role is Role.AGENT and item.team not in self.world.teams[who]:
             assert status == 404, f"an agent decided another team's item: {response.text}"
-            return
-        if item.status in DECIDED_STATES:
+        elif item.status in DECIDED_STATES:
             assert status == 409, f"a decided item was decided again: {response.text}"
-            return
-        if stale:
+        elif stale:
             assert status == 409, f"a stale version was accepted: {response.text}"
-            return
-        if status not in {200, 201}:
-            return
+        else:
+            return False
+        return True
+
+    def _accepted(
+        self, item: Item, who: str, decision: str, with_reason: bool, result: dict[str, Any]
+    ) -> None:
+        role = _role(who)
         allowed = item.requires_role is not None and may_approve(
             role.value, self.world.teams[who], item.requires_role, item.requires_team
         )
         assert allowed, f"{who} ({role}) decided an item needing {item.requires_role}/{item.requires_team}"
-        result = response.json()
         if decision == "approve" and item.four_eyes and item.edited_by is not None:
             assert item.edited_by != who, "the editor approved their own edit"
         if decision == "reject":
