@@ -49,7 +49,8 @@ def single_line(value: str) -> str:
 
 
 def _iso_string(value: Any) -> Any:
-    if not isinstance(value, str):
+    """JSON gives times as strings; Python callers may pass date objects. Epoch numbers are refused."""
+    if not isinstance(value, str | date):
         raise ValueError("must be an ISO 8601 string (e.g. 2026-05-01T08:00:00Z), not a number")
     return value
 
