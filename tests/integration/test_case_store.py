@@ -160,6 +160,39 @@ def test_nearest_case_and_filters(
     assert store.search(query, k=5, filters=CaseFilters(customer_id="nobody")) == []
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_drop_deletes_the_collection_and_its_learnt_space(tmp_path: Path, backend: str) -> None:
+    from triage.engines.retrieval.metric import Projection
+
+    settings = settings_for(tmp_path)
+    store = open_case_store(settings, embedding_model_id="model-a", dimension=8, backend=backend)
+    store.adopt_space(Projection(np.eye(8, dtype=np.float32) * 2))
+    rows = [
+        HistoricalCase.from_labelled(row, i) for i, row in enumerate(load_labelled_rows(tmp_path, ["a", "b"]))
+    ]
+    store.upsert(rows, np.eye(8, dtype=np.float32)[:2])
+    store.drop()
+    store.close()
+    assert not list(tmp_path.glob("projections/*"))
+    reopened = open_case_store(settings, embedding_model_id="model-b", dimension=8, backend=backend)
+    try:  # nothing of the dropped collection is left to refuse another model
+        assert reopened.count() == 0 and reopened.model_id == "model-b"
+    finally:
+        reopened.close()
+
+
+def test_frozen_space_vectors_are_the_embedders(
+    store: CaseStore, embedder: SentenceTransformerEmbedder, cases: list[HistoricalCase]
+) -> None:
+    from triage.engines.retrieval import vectors_for
+
+    texts = [case.text for case in cases[:2]]
+    assert store.model_id == embedder.model_id
+    assert np.array_equal(vectors_for(store, embedder, texts), embedder.embed(texts))
+    store.prepare(embedder)  # nothing to build in the frozen space
+    assert store.count() == 0
+
+
 def test_model_mismatch_is_refused(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
     for backend in BACKENDS:
         settings = settings_for(tmp_path / backend)
@@ -266,7 +299,7 @@ def test_matrix_store_survives_reopen_and_a_torn_write(
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_learnt_projection_is_part_of_the_recorded_vector_space(tmp_path: Path, backend: str) -> None:
     from triage.engines.retrieval.metric import Projection, fit_projection
-    from triage.engines.retrieval.projected import ProjectedCaseStore
+    from triage.engines.retrieval.space import VectorSpaceStore
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(3, 8))
@@ -282,12 +315,12 @@ def test_learnt_projection_is_part_of_the_recorded_vector_space(tmp_path: Path, 
         HistoricalCase.from_labelled(row, i) for i, row in enumerate(load_labelled_rows(tmp_path, labels))
     ]
     store = open_case_store(settings, embedding_model_id="model-a", dimension=8, backend=backend)
-    assert isinstance(store, ProjectedCaseStore)
-    store.adopt_projection(projection)
+    assert isinstance(store, VectorSpaceStore)
+    store.adopt_space(projection)
     assert store.model_id == f"model-a+proj:{projection.digest}"
     store.upsert(rows, vectors)
     with pytest.raises(ConfigurationError):
-        store.adopt_projection(projection)  # a filled collection keeps its space
+        store.adopt_space(projection)  # a filled collection keeps its space
     top = store.search(vectors[0], k=3)
     assert top[0].case_id == rows[0].case_id and top[0].score == pytest.approx(1.0, abs=1e-4)
     store.close()
@@ -311,7 +344,7 @@ def test_an_empty_collection_takes_the_space_of_its_files(tmp_path: Path, backen
     settings = settings_for(tmp_path)
     store = open_case_store(settings, embedding_model_id="model-a", dimension=8, backend=backend)
     projection = Projection(np.eye(8, dtype=np.float32) * 2)
-    store.adopt_projection(projection)  # type: ignore[attr-defined]
+    store.adopt_space(projection)
     assert store.model_id == f"model-a+proj:{projection.digest}"
     store.close()
     next(tmp_path.glob("projections/*.npy")).unlink()
@@ -333,7 +366,7 @@ def test_learnt_space_with_a_tuned_encoder_is_recorded_and_required(
     tmp_path: Path, backend: str, embedder: SentenceTransformerEmbedder
 ) -> None:
     from triage.engines.retrieval import learn_and_index, vectors_for
-    from triage.engines.retrieval.projected import ProjectedCaseStore
+    from triage.engines.retrieval.space import VectorSpaceStore
 
     labels = [label for _, label, _ in HISTORY] * 4
     texts = [f"{text} (case {i})" for i, (text, _, _) in enumerate(HISTORY * 4)]
@@ -345,7 +378,7 @@ def test_learnt_space_with_a_tuned_encoder_is_recorded_and_required(
     store = open_case_store(
         settings, embedding_model_id=embedder.model_id, dimension=embedder.dimension, backend=backend
     )
-    assert isinstance(store, ProjectedCaseStore)
+    assert isinstance(store, VectorSpaceStore)
     learn_and_index(store, embedder, rows, progress=False)
     assert store.model_id.startswith(f"{embedder.model_id}+tuned:") and "+proj:" not in store.model_id
     assert "learnt space tuned:" in store.health().detail

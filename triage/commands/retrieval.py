@@ -161,9 +161,8 @@ def run_eval_retrieve(args: argparse.Namespace) -> int:
                 result = evaluate_retrieval(store, embedder, queries, k=args.k, progress=progress)
                 space = store.model_id
             finally:
-                drop = getattr(store, "drop", None)
-                if on_server and callable(drop):
-                    drop()  # the collection and its projection file under TRIAGE_HOME
+                if on_server:
+                    store.drop()  # the collection and its learnt space's files under TRIAGE_HOME
                 store.close()
     except TriageError as exc:
         return _fail(exc)

@@ -5,6 +5,7 @@ Stores are imported lazily by ``open_case_store`` (qdrant-client is heavy); this
 
 from triage.engines.retrieval.indexing import index_cases, learn_and_index, vectors_for
 from triage.engines.retrieval.models import (
+    CaseBackend,
     CaseFilters,
     CaseStore,
     HistoricalCase,
@@ -18,6 +19,7 @@ from triage.engines.retrieval.stores import BACKENDS, open_case_store
 
 __all__ = [
     "BACKENDS",
+    "CaseBackend",
     "CaseFilters",
     "CaseStore",
     "HistoricalCase",

@@ -26,12 +26,8 @@ def _batches(cases: Iterable[HistoricalCase], size: int) -> Iterator[list[Histor
 
 
 def vectors_for(store: CaseStore, embedder: Embedder, texts: list[str]) -> NDArray[np.float32]:
-    """Vectors of ``texts`` in ``store``'s space (its tuned encoder's when it learnt one; see ``projected``)."""
-    own = getattr(store, "vectors_for", None)
-    if callable(own):
-        vectors: NDArray[np.float32] = own(texts, embedder)
-        return vectors
-    return embedder.embed(texts)
+    """Vectors of ``texts`` in ``store``'s space (its tuned encoder's when it learnt one; see ``space``)."""
+    return store.vectors_for(embedder, texts)
 
 
 def index_cases(
@@ -83,13 +79,12 @@ def learn_and_index(
     The space: the encoder fine-tuned on the cases' texts and labels for one pass (``triage.engines.tuning``)
     when the embedder is a sentence-transformers model, else a linear ``metric.fit_projection`` of its vectors.
     An empty store always learns afresh (a space left by an earlier, deleted collection is replaced). A store
-    that is not empty, or cannot adopt a space, or too few cases to learn from: plain ``index_cases``.
+    that is not empty, or too few cases to learn from: plain ``index_cases``.
     """
     from triage.engines.retrieval.metric import MIN_CASES, MIN_LABELS, fit_projection
 
-    adopt = getattr(store, "adopt_projection", None)
     labels = [case.label for case in cases]
-    if not callable(adopt) or store.count() > 0 or len(cases) < MIN_CASES or len(set(labels)) < MIN_LABELS:
+    if store.count() > 0 or len(cases) < MIN_CASES or len(set(labels)) < MIN_LABELS:
         return index_cases(store, embedder, cases, batch_size=batch_size, progress=progress)
     started = time.perf_counter()
     encoder = _tune(embedder, [case.text for case in cases], labels, progress)
@@ -109,9 +104,9 @@ def learn_and_index(
     if encoder is not None:
         # Measured on BANKING77 80/20 splits: a projection on top of the tuned encoder does not add precision
         # and costs hit rate, so the tuned space is used as it is.
-        adopt(None, encoder, space)
+        store.adopt_space(None, encoder, space)
     else:
-        adopt(fit_projection(matrix, labels))
+        store.adopt_space(fit_projection(matrix, labels))
     written = 0
     for start in range(0, len(cases), batch_size):
         written += store.upsert(cases[start : start + batch_size], matrix[start : start + batch_size])

@@ -38,7 +38,7 @@ PAYLOADS_FILE = "payloads.jsonl"
 
 
 class MatrixCaseStore:
-    """A ``CaseStore`` held in memory as one matrix, persisted under ``folder``."""
+    """A ``CaseBackend`` held in memory as one matrix, persisted under ``folder``."""
 
     mode = "matrix"
 

@@ -1,4 +1,5 @@
-"""The values the case store deals in, and the port every store implements.
+"""The values the case store deals in, and the ports: ``CaseStore`` (what the service uses) over a
+``CaseBackend`` (where the vectors live).
 
 A ``HistoricalCase`` is what gets indexed (one resolved exception, or one plain ``text,label`` row); a
 ``Neighbour`` is what a search returns. The payload helpers are the one place that decides how a case is
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from triage.engines.datasets import LabelledText
+    from triage.engines.embedder import Embedder
+    from triage.engines.retrieval.metric import Projection
 
 SUMMARY_CHARS = 200
 # Fixed namespace: point ids are the same on every machine, so a re-index overwrites, never duplicates.
@@ -187,14 +190,15 @@ class IndexSummary:
     skipped: int
 
 
-class CaseStore(Protocol):
-    """The history collection: nearest-neighbour search over resolved cases.
+class CaseCollection(Protocol):
+    """What every case store does with vectors already in its collection's space.
 
     Every failure of the underlying store (unreachable, timing out, closed) surfaces as
     ``UpstreamUnavailable`` so the caller can degrade instead of failing the request.
     """
 
     model_id: str
+    """The vector space the collection records (the embedding model, plus any learnt part's digest)."""
 
     def search(
         self, vector: NDArray[np.float32], *, k: int, filters: CaseFilters | None = None
@@ -210,4 +214,45 @@ class CaseStore(Protocol):
 
     def health(self) -> StoreHealth: ...
 
+    def drop(self) -> None:
+        """Delete the whole collection (throw-away evaluation collections); the store is unusable after."""
+        ...
+
     def close(self) -> None: ...
+
+
+class CaseBackend(CaseCollection, Protocol):
+    """Where a collection's vectors live: one Qdrant collection (embedded or server) or the matrix store."""
+
+    mode: str
+    """``local``, ``server`` or ``matrix``: shown by ``/ready``."""
+
+    def rebind(self, model_id: str) -> None:
+        """Record another vector space on the still empty collection (``ConfigurationError`` once filled)."""
+        ...
+
+
+class CaseStore(CaseCollection, Protocol):
+    """The history collection as the service uses it: a backend plus the vector space its cases live in.
+
+    The space is the served embedder's (frozen), or one learnt from the history (a tuned encoder, or a linear
+    projection); callers never need to know which: ``vectors_for`` gives the vectors ``search`` and ``upsert``
+    expect.
+    """
+
+    def vectors_for(self, embedder: Embedder, texts: list[str]) -> NDArray[np.float32]:
+        """Vectors of ``texts`` in this collection's space, from ``embedder`` or the space's tuned encoder."""
+        ...
+
+    def prepare(self, embedder: Embedder) -> None:
+        """Build what ``vectors_for`` needs now (at start-up) rather than inside the first request."""
+        ...
+
+    def adopt_space(
+        self,
+        projection: Projection | None,
+        encoder: dict[str, NDArray[np.float32]] | None = None,
+        tuned: Embedder | None = None,
+    ) -> None:
+        """Index and search in this learnt space from now on; only while the collection is empty."""
+        ...

@@ -70,7 +70,7 @@ def mismatch_message(collection: str, recorded: str, served: str) -> str:
 
 
 class QdrantCaseStore:
-    """A ``CaseStore`` over one Qdrant collection (cosine distance, point id = UUID5 of the case id)."""
+    """A ``CaseBackend`` over one Qdrant collection (cosine distance, point id = UUID5 of the case id)."""
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ from typing import Literal
 
 from triage.config import Settings
 from triage.core.errors import ConfigurationError
-from triage.engines.retrieval.models import CaseStore
+from triage.engines.retrieval.models import CaseBackend, CaseStore
 
 Backend = Literal["qdrant", "matrix"]
 BACKENDS: tuple[Backend, ...] = ("qdrant", "matrix")
@@ -25,25 +25,23 @@ def open_case_store(
     """Open (creating if needed) the history collection for vectors of ``embedding_model_id``.
 
     ``backend`` ``"qdrant"`` (default): embedded local Qdrant under ``path`` or
-    ``settings.qdrant.local_path``, or, when no ``path`` is given and ``TRIAGE_QDRANT_URL`` is set, that server or cluster. ``"matrix"``: the
-    exact in-process store under ``path`` or ``$TRIAGE_HOME/matrix``. Without ``backend`` the setting
-    ``case_store`` is used when present. Raises ``ConfigurationError`` on a model mismatch or a folder
-    already opened by another process.
+    ``settings.qdrant.local_path``, or, when no ``path`` is given and ``TRIAGE_QDRANT_URL`` is set, that server
+    or cluster. ``"matrix"``: the exact in-process store under ``path`` or ``$TRIAGE_HOME/matrix``. Without
+    ``backend`` the setting ``case_store`` decides. Raises ``ConfigurationError`` on a model mismatch or a
+    folder already opened by another process.
 
-    The store returned is a ``ProjectedCaseStore``: when a space was learnt for this collection (a tuned encoder
-    in ``projections/<backend>-<collection>.encoder.safetensors`` and a projection in ``….npy``, under ``path`` or
-    ``TRIAGE_HOME``) vectors are indexed and searched in it, and the collection records
-    ``<model>+tuned:<digest>+proj:<digest>``, so losing or swapping a file is refused.
+    The store returned is a ``VectorSpaceStore``: when a space was learnt for this collection (a tuned encoder
+    in ``projections/<backend>-<collection>.encoder.safetensors`` or a projection in ``….npy``, under ``path``
+    or ``TRIAGE_HOME``) vectors are indexed and searched in it, and the collection records
+    ``<model>+tuned:<digest>`` or ``<model>+proj:<digest>``, so losing or swapping a file is refused. Without
+    those files it is the embedder's own (frozen) space.
     """
     from triage.engines.retrieval.metric import Projection
-    from triage.engines.retrieval.projected import (
-        ProjectedCaseStore,
-        encoder_file_for,
-        load_encoder,
-        space_id,
-    )
+    from triage.engines.retrieval.space import VectorSpaceStore, encoder_file_for, load_encoder, space_id
 
-    chosen = backend or str(getattr(settings, "case_store", None) or "qdrant")
+    chosen = backend or settings.case_store
+    if chosen not in BACKENDS:
+        raise ConfigurationError(f"unknown case store {chosen!r}; choose one of {', '.join(BACKENDS)}")
     name = collection or settings.qdrant.collection
     projection_file = (path if path is not None else settings.home) / "projections" / f"{chosen}-{name}.npy"
     projection = Projection.load(projection_file) if projection_file.is_file() else None
@@ -52,11 +50,11 @@ def open_case_store(
         settings,
         model_id=space_id(embedding_model_id, projection, encoder),
         dimension=dimension,
-        collection=collection,
+        collection=name,
         path=path,
-        backend=backend,
+        backend=chosen,
     )
-    return ProjectedCaseStore(
+    return VectorSpaceStore(
         inner,
         embedding_model_id=embedding_model_id,
         projection_file=projection_file,
@@ -70,17 +68,12 @@ def _open_backend(
     *,
     model_id: str,
     dimension: int,
-    collection: str | None,
+    collection: str,
     path: Path | None,
-    backend: str | None,
-) -> CaseStore:
-    embedding_model_id = model_id
-    chosen = backend or str(getattr(settings, "case_store", None) or "qdrant")
-    if chosen not in BACKENDS:
-        raise ConfigurationError(f"unknown case store {chosen!r}; choose one of {', '.join(BACKENDS)}")
+    backend: str,
+) -> CaseBackend:
     qdrant = settings.qdrant
-    name = collection or qdrant.collection
-    if chosen == "matrix":
+    if backend == "matrix":
         if path is None and qdrant.url:
             raise ConfigurationError(
                 "TRIAGE_CASE_STORE=matrix is an embedded store but TRIAGE_QDRANT_URL is set; "
@@ -88,15 +81,15 @@ def _open_backend(
             )
         from triage.engines.retrieval.matrix_store import MatrixCaseStore
 
-        folder = (path or settings.home / "matrix") / name
-        return MatrixCaseStore(folder, model_id=embedding_model_id, dimension=dimension)
+        folder = (path or settings.home / "matrix") / collection
+        return MatrixCaseStore(folder, model_id=model_id, dimension=dimension)
 
     from triage.engines.retrieval.qdrant_store import open_qdrant_store
 
     local_path = path if path is not None else (None if qdrant.url else qdrant.local_path)
     return open_qdrant_store(
-        collection=name,
-        model_id=embedding_model_id,
+        collection=collection,
+        model_id=model_id,
         dimension=dimension,
         local_path=local_path,
         url=qdrant.url,

@@ -1,10 +1,10 @@
-"""A case store that indexes and queries in a vector space learnt from the labelled history.
+"""The case store the service uses: a backend plus the vector space its collection was indexed in.
 
-The space is an encoder fine-tuned on the history (``triage.engines.tuning``; its tensors in
-``<name>.encoder.safetensors``) or, when the embedder cannot be tuned, a linear ``metric.Projection`` of the
-served embedder's vectors (``<name>.npy``). Callers get vectors for texts from ``vectors_for`` (the tuned encoder
-when there is one, else the served embedder) and hand them to ``search``/``upsert``, which apply the projection,
-if any, on the way in. Scores are cosines in the learnt space. With neither it is a pass-through.
+The space is the served embedder's own (frozen), or one learnt from the labelled history: an encoder fine-tuned
+on it (``triage.engines.tuning``; its tensors in ``<name>.encoder.safetensors``) or, when the embedder cannot be
+tuned, a linear ``metric.Projection`` of the served embedder's vectors (``<name>.npy``). Callers get vectors for
+texts from ``vectors_for`` (the tuned encoder when there is one, else the served embedder) and hand them to
+``search``/``upsert``, which apply the projection, if any, on the way in. Scores are cosines in that space.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from triage.core.errors import ConfigurationError
 from triage.engines.retrieval.metric import Projection
-from triage.engines.retrieval.models import CaseFilters, CaseStore, HistoricalCase, Neighbour, StoreHealth
+from triage.engines.retrieval.models import CaseBackend, CaseFilters, HistoricalCase, Neighbour, StoreHealth
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,13 +50,14 @@ def space_id(model_id: str, projection: Projection | None, encoder: dict[str, An
     return model_id + tuned + (f"+proj:{projection.digest}" if projection is not None else "")
 
 
-class ProjectedCaseStore:
-    """Wraps a backend store; ``projection_file`` (and the encoder file beside it) hold the learnt space its
-    collection was indexed in."""
+class VectorSpaceStore:
+    """A ``CaseStore``: wraps a ``CaseBackend`` and maps texts into its collection's vector space.
+
+    ``projection_file`` (and the encoder file beside it) hold the learnt space, when there is one."""
 
     def __init__(
         self,
-        inner: CaseStore,
+        inner: CaseBackend,
         *,
         embedding_model_id: str,
         projection_file: Path,
@@ -73,11 +74,7 @@ class ProjectedCaseStore:
         self.model_id = inner.model_id
         """The vector space the collection records (the embedding model, plus the learnt parts' digests)."""
 
-    @property
-    def mode(self) -> str:
-        return str(getattr(self.inner, "mode", "unknown"))
-
-    def adopt_projection(
+    def adopt_space(
         self,
         projection: Projection | None,
         encoder: dict[str, NDArray[np.float32]] | None = None,
@@ -112,8 +109,7 @@ class ProjectedCaseStore:
             raise ConfigurationError(
                 f"cannot save the learnt space under {encoder_file.parent}: {exc}"
             ) from exc
-        rebind: Any = getattr(self.inner, "rebind")  # noqa: B009 - both backends have it; the Protocol does not
-        rebind(space_id(self.embedding_model_id, projection, encoder))
+        self.inner.rebind(space_id(self.embedding_model_id, projection, encoder))
         with self._lock:
             self.projection, self.encoder, self._tuned = projection, encoder, tuned if encoder else None
         self.model_id = self.inner.model_id
@@ -137,7 +133,7 @@ class ProjectedCaseStore:
                 self._tuned = TunedEmbedder(base, self.encoder or {}, model_id=self.model_id)
             return self._tuned
 
-    def vectors_for(self, texts: list[str], embedder: Embedder) -> NDArray[np.float32]:
+    def vectors_for(self, embedder: Embedder, texts: list[str]) -> NDArray[np.float32]:
         """Vectors of ``texts`` for ``search``/``upsert``: from the tuned encoder when the space has one (laid
         over a copy of ``embedder``'s model), else from ``embedder``."""
         if not self.encoder:
@@ -170,9 +166,8 @@ class ProjectedCaseStore:
         return StoreHealth(ok=health.ok, mode=health.mode, points=health.points, detail=detail)
 
     def drop(self) -> None:
-        drop = getattr(self.inner, "drop", None)
-        if callable(drop):
-            drop()
+        """Delete the collection and its learnt space's files."""
+        self.inner.drop()
         self.projection_file.unlink(missing_ok=True)
         encoder_file_for(self.projection_file).unlink(missing_ok=True)
 
