@@ -28,6 +28,7 @@ import pytest
 from tests.integration.fake_llm import FakeLLM, Recorded, Reply
 from tests.integration.live_app import LiveApp, live_app, template_history
 from triage.core.actors import Role
+from triage.core.text import free_text
 
 pytestmark = pytest.mark.slow  # starts a live app on a bootstrapped home
 
@@ -167,11 +168,14 @@ class Harness:
         self.baselines: dict[tuple[str, bool], Outcome] = {}
         self.secrets = [*env.tokens.values(), env.settings.audit_signing_key.get_secret_value()]
 
-    def triage(self, event: dict[str, Any], stealth: bool) -> Outcome:
+    def post(self, event: dict[str, Any], stealth: bool) -> Any:
         self.llm.stealth = stealth
         self.counter += 1
         event = {**event, "event_id": f"{event['event_id']}-{self.counter}"}
-        response = self.env.client.post("/v1/exceptions", json=event, headers=self.env.auth(Role.WORKFLOW))
+        return self.env.client.post("/v1/exceptions", json=event, headers=self.env.auth(Role.WORKFLOW))
+
+    def triage(self, event: dict[str, Any], stealth: bool) -> Outcome:
+        response = self.post(event, stealth)
         assert response.status_code == 201, response.text[:500]
         return Outcome.of(response.json())
 
@@ -216,8 +220,26 @@ def _assert_unchanged(outcome: Outcome, baseline: Outcome, payload_id: str) -> N
         )
 
 
+def refused_at_input(payload: str) -> bool:
+    """Payloads made of characters the event schema refuses (bidi overrides ...) never reach triage."""
+    try:
+        free_text(payload)
+    except ValueError:
+        return True
+    return False
+
+
 def _cases(target: str) -> list[dict[str, Any]]:
-    return [row for row in corpus() if target in row["targets"]]
+    return [row for row in corpus() if target in row["targets"] and not refused_at_input(row["payload"])]
+
+
+def test_payloads_with_forbidden_characters_are_refused_at_the_door(harness: Harness) -> None:
+    refused = [row for row in corpus() if refused_at_input(row["payload"])]
+    assert refused, "the corpus has a bidi-override payload: it must be refused as input"
+    for row in refused:
+        response = harness.post(_event(BASE_LABELS[0], 0, message=row["payload"]), stealth=False)
+        assert response.status_code == 422, (row["id"], response.status_code)
+        assert "bidi-override" in response.text
 
 
 def _no_secrets(h: Harness, outcome: Outcome, payload_id: str) -> None:

@@ -282,32 +282,10 @@ class ClaimExtractor:
     def _claim(self, kind: ClaimKind, match: re.Match[str]) -> Claim | None:
         span, start, end = match.group(0), match.start(), match.end()
         groups = match.groupdict()
-        if kind == "url":
-            span = span.rstrip(".,;:!?")
-            end = start + len(span)
-            return Claim(kind, span, start, end, key=span.lower())
-        if kind in ("placeholder", "email"):
-            return Claim(kind, span, start, end, key=span.lower())
-        if kind == "iban":
-            compact = span.replace(" ", "")
-            return Claim(kind, span, start, end, key=id_key(compact)) if _iban_ok(compact) else None
-        if kind == "card":
-            digits = re.sub(r"\D", "", span)
-            return Claim(kind, span, start, end, key=digits) if _luhn(digits) else None
-        if kind == "phone":
-            digits = re.sub(r"\D", "", span)
-            return Claim(kind, span, start, end, key=digits) if 9 <= len(digits) <= 15 else None
         if kind == "date":
             return self._date(span, start, end, groups)
-        if kind == "time":
-            return Claim(kind, span, start, end, key=span.lower())
-        if kind == "id":
-            if not re.search(r"\d", span) or _PLAIN_NUMBER.fullmatch(span):
-                return None
-            labelled = span.startswith("#")  # "#4471" is an id, "4471" a number
-            if not labelled and not re.search(r"[A-Za-z]", span) and not re.search(r"\d[-/#:._]\d", span):
-                return None
-            return Claim(kind, span, start, end, key=id_key(span))
+        if kind in _KEYED:
+            return _keyed_claim(kind, span, start, end)
         number = parse_number(groups.get("n") or span, groups.get("scale"))
         if number is None:
             return None
@@ -348,3 +326,33 @@ def date_matches(claim: Claim, fact: date) -> bool:
         (y is None or y == fact.year) and m == fact.month and (d is None or d == fact.day)
         for y, m, d in claim.dates
     )
+
+
+_KEYED = frozenset({"url", "placeholder", "email", "iban", "card", "phone", "time", "id"})
+"""Claim kinds compared by a normalised key rather than by value."""
+
+
+def _keyed_claim(kind: ClaimKind, span: str, start: int, end: int) -> Claim | None:
+    """A claim compared by its normalised text, or None when the span is not really of ``kind``."""
+    key: str | None = span.lower()
+    if kind == "url":
+        span = span.rstrip(".,;:!?")
+        end, key = start + len(span), span.lower()
+    elif kind == "iban":
+        compact = span.replace(" ", "")
+        key = id_key(compact) if _iban_ok(compact) else None
+    elif kind in ("card", "phone"):
+        digits = re.sub(r"\D", "", span)
+        valid = _luhn(digits) if kind == "card" else 9 <= len(digits) <= 15
+        key = digits if valid else None
+    elif kind == "id":
+        key = id_key(span) if _looks_like_id(span) else None
+    return Claim(kind, span, start, end, key=key) if key is not None else None
+
+
+def _looks_like_id(span: str) -> bool:
+    """ "#4471" and "SO-1001" are ids; a plain number ("4471") is not."""
+    if not re.search(r"\d", span) or _PLAIN_NUMBER.fullmatch(span):
+        return False
+    labelled = span.startswith("#")
+    return labelled or bool(re.search(r"[A-Za-z]", span)) or bool(re.search(r"\d[-/#:._]\d", span))

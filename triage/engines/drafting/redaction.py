@@ -122,31 +122,8 @@ class Redactor:
         return self._seen[key]
 
     def redact(self, text: str) -> Redaction:
-        spans: list[tuple[int, int, str]] = []
-        for claim in self._extractor.extract(text):
-            if (
-                claim.kind in PII_KINDS
-                and (claim.key or "") not in self._keep
-                and id_key(claim.span) not in self._keep
-            ):
-                spans.append((claim.start, claim.end, _PLACEHOLDER_KIND[claim.kind]))
-        for match in _ACCOUNT.finditer(text):
-            if id_key(match.group("num")) not in self._keep:
-                spans.append((match.start("num"), match.end("num"), "ACCOUNT"))
-        for pattern in _NAME_CONTEXTS:
-            for match in pattern.finditer(text):
-                name = match.group("name")
-                words = name.split()
-                while words and words[-1].lower() in _NOT_NAMES:
-                    words.pop()
-                if not words or words[0].lower() in _NOT_NAMES:
-                    continue
-                kept = re.match(rf"\S+(?:\s+\S+){{{len(words) - 1}}}", name)
-                if kept:
-                    start = match.start("name")
-                    spans.append((start, start + kept.end(), "NAME"))
         result, replaced, cursor = [], {}, 0
-        for start, end, kind in sorted(spans):
+        for start, end, kind in sorted(self._spans(text)):
             if start < cursor:
                 continue
             original = text[start:end]
@@ -156,17 +133,33 @@ class Redactor:
             result.append(placeholder)
             cursor = end
         result.append(text[cursor:])
-        redacted = "".join(result)
-        # A name seen once (e.g. in a signature) is redacted wherever else it appears.
+        return Redaction(self._names_everywhere("".join(result)), replaced)
+
+    def _spans(self, text: str) -> list[tuple[int, int, str]]:
+        """``(start, end, placeholder kind)`` of every piece of personal data found in ``text``."""
+        spans = [
+            (claim.start, claim.end, _PLACEHOLDER_KIND[claim.kind])
+            for claim in self._extractor.extract(text)
+            if claim.kind in PII_KINDS
+            and (claim.key or "") not in self._keep
+            and id_key(claim.span) not in self._keep
+        ]
+        spans += [
+            (match.start("num"), match.end("num"), "ACCOUNT")
+            for match in _ACCOUNT.finditer(text)
+            if id_key(match.group("num")) not in self._keep
+        ]
+        return spans + [span for pattern in _NAME_CONTEXTS for span in _name_spans(pattern, text)]
+
+    def _names_everywhere(self, redacted: str) -> str:
+        """A name seen once (e.g. in a signature) is redacted wherever else it appears."""
         for (kind, norm), placeholder in self._seen.items():
-            if kind == "NAME":
-                redacted = re.sub(rf"\b{re.escape(norm)}\b", placeholder, redacted, flags=re.IGNORECASE)
-                for part in norm.split():
-                    if len(part) > 2 and part not in _NOT_NAMES:
-                        redacted = re.sub(
-                            rf"\b{re.escape(part)}\b", placeholder, redacted, flags=re.IGNORECASE
-                        )
-        return Redaction(redacted, replaced)
+            if kind != "NAME":
+                continue
+            parts = [norm, *(part for part in norm.split() if len(part) > 2 and part not in _NOT_NAMES)]
+            for part in parts:
+                redacted = re.sub(rf"\b{re.escape(part)}\b", placeholder, redacted, flags=re.IGNORECASE)
+        return redacted
 
     def redact_data(self, value: Any) -> Any:
         """Redact every string inside a JSON-like value."""
@@ -177,3 +170,20 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.redact_data(v) for v in value]
         return value
+
+
+def _name_spans(pattern: re.Pattern[str], text: str) -> list[tuple[int, int, str]]:
+    """Names introduced by ``pattern``'s context (a greeting, a signature ...), trailing non-names trimmed."""
+    spans = []
+    for match in pattern.finditer(text):
+        name = match.group("name")
+        words = name.split()
+        while words and words[-1].lower() in _NOT_NAMES:
+            words.pop()
+        if not words or words[0].lower() in _NOT_NAMES:
+            continue
+        kept = re.match(rf"\S+(?:\s+\S+){{{len(words) - 1}}}", name)
+        if kept:
+            start = match.start("name")
+            spans.append((start, start + kept.end(), "NAME"))
+    return spans
