@@ -66,6 +66,18 @@ def test_trained_model_predicts_and_evaluates(trained, embedder) -> None:  # typ
     assert (record is not None) == (tuned_weight > 0)
     cv = classifier.metadata["metrics"]["cv"]
     assert cv["n"] == 600 // QUICK.folds and cv["accuracy"] > 0.7  # one held-out fold
+    assert classifier.metadata["recipe"]["tune_encoder"] is True
+
+
+def test_without_encoder_tuning_the_frozen_ensemble_is_trained(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    train, test = _slice()
+    meta = train_classifier(train, embedder, tmp_path / "m", progress=False, recipe=QUICK, tune_encoder=False)
+    assert meta["recipe"]["tune_encoder"] is False
+    assert meta["recipe"]["members"] == ["embedding", "char", "word", "knn"]
+    assert meta["tuned_encoder"] is None and meta["calibration"]["weights"]["tuned"] == 0
+    assert "tuned" not in meta["metrics"]["cv_member_accuracy"]
+    classifier = load_classifier(tmp_path / "m", embedder)
+    assert evaluate(classifier, test)["accuracy"] > 0.8
 
 
 def test_cli_predict_and_eval(trained, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]

@@ -123,5 +123,7 @@ def test_index_is_resumable_and_bootstrap_fills_only_an_empty_store(
     store = open_case_store(fresh, embedding_model_id=embedder.model_id, dimension=embedder.dimension)
     try:
         assert commands.bootstrap_history(fresh, embedder, store) == LABELS * QUERIES_PER_LABEL
+        assert store.model_id == embedder.model_id  # bootstrap indexes in the frozen space, nothing is tuned
     finally:
         store.close()
+    assert not list(home.glob("projections/*-fresh.*"))

@@ -1,4 +1,4 @@
-"""``triage keys create|revoke`` and the development keys ``triage bootstrap`` prints once.
+"""``triage keys create|revoke`` and the development keys ``triage bootstrap`` prints once (as shell exports).
 
 A key's secret is printed once on stdout and never stored; creation and revocation are audited under the
 operator's login (``cli:<user>``), without the secret.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import shlex
 import sys
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -127,3 +128,8 @@ def create_dev_keys(settings: Settings, sessions: sessionmaker[Session]) -> dict
         _audit(settings, sessions, "key.created", record.to_read())
         keys[role.value] = created.key
     return keys
+
+
+def export_lines(keys: dict[str, str]) -> list[str]:
+    """``export WORKFLOW_KEY=...``, one line per role's key: ready to paste into a shell (or ``eval``)."""
+    return [f"export {role.upper()}_KEY={shlex.quote(key)}" for role, key in keys.items()]

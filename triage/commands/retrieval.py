@@ -71,9 +71,13 @@ def run_index(args: argparse.Namespace) -> int:
 
 
 def bootstrap_history(settings: Settings, embedder: Embedder, store: CaseStore) -> int:
-    """Index ``settings.history_file`` when the collection is empty; returns how many cases were indexed."""
+    """Index ``settings.history_file`` when the collection is empty; returns how many cases were indexed.
+
+    In the collection's current space, never a newly learnt one: a first run then needs no fine-tuning pass
+    (``triage index`` on an empty collection, or ``triage eval retrieve``, learns a space from the history).
+    """
     from triage.engines.datasets import load_labelled
-    from triage.engines.retrieval import learn_and_index
+    from triage.engines.retrieval import index_cases
 
     if store.count() > 0:
         return 0
@@ -81,7 +85,7 @@ def bootstrap_history(settings: Settings, embedder: Embedder, store: CaseStore) 
         log.warning("no shipped history at %s: the case collection stays empty", settings.history_file)
         return 0
     cases = _cases(load_labelled(settings.history_file))
-    return learn_and_index(store, embedder, cases).count
+    return index_cases(store, embedder, cases).count
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from triage.config import get_settings
+from triage.config import Settings, get_settings
 from triage.core.errors import ArtifactError, TriageError
+
+if TYPE_CHECKING:
+    from triage.engines.embedder import Embedder
+    from triage.engines.retrieval.progress import Progress, Step
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -34,7 +39,13 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_bootstrap(args: argparse.Namespace) -> int:
-    """Build what ``serve`` needs and is missing; every step is skipped when its result already exists."""
+    """Build what ``serve`` needs and is missing; every step is skipped when its result already exists.
+
+    The development keys come first (they need only the database), on stdout as ``export <ROLE>_KEY=...``
+    lines; every step's progress and duration go to stderr. No step fine-tunes the encoder: the model is the
+    frozen-encoder ensemble and the history is indexed in the embedder's own space, so a first run takes under
+    two minutes on two cores, not several.
+    """
     try:
         return _bootstrap()
     except TriageError as exc:
@@ -43,32 +54,72 @@ def run_bootstrap(args: argparse.Namespace) -> int:
 
 
 def _bootstrap() -> int:
-    from triage.commands.keys import create_dev_keys
-    from triage.commands.retrieval import bootstrap_history
-    from triage.db.engine import create_session_factory
     from triage.db.migrate import upgrade_database
-    from triage.engines.classifier import load_classifier, train_classifier
-    from triage.engines.datasets import load_labelled
     from triage.engines.embedder import CachingEmbedder, SentenceTransformerEmbedder
     from triage.engines.policy.loader import PolicyStore
-    from triage.engines.retrieval import open_case_store
+    from triage.engines.retrieval.progress import Progress
 
     started = time.perf_counter()
+    report = Progress()
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
-    PolicyStore(settings.policy_file, taxonomy_file=settings.taxonomy_file)
-    print(f"policy {settings.policy_file}: valid", file=sys.stderr)
-
-    upgrade_database(settings.resolved_database_url)
-    print("database: schema up to date", file=sys.stderr)
-
-    # Training embeds every history text (and its noisy copy) more than once: the cache saves the repeats.
-    embedder = CachingEmbedder(
-        SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size),
-        size=50_000,
+    steps: list[Step] = []
+    with report.step("database") as step:
+        upgrade_database(settings.resolved_database_url)
+    steps.append(step)
+    with report.step("keys") as step:
+        keys = _print_dev_keys(settings)
+    steps.append(step)
+    with report.step("policy") as step:
+        PolicyStore(settings.policy_file, taxonomy_file=settings.taxonomy_file)
+        report.say(f"policy {settings.policy_file}: valid")
+    steps.append(step)
+    with report.step("embedding model") as step:
+        # Training embeds every history text, then indexing embeds them again: the cache makes that free.
+        embedder = CachingEmbedder(
+            SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size),
+            size=50_000,
+        )
+    steps.append(step)
+    with report.step("model") as step:
+        trained = _bootstrap_model(settings, embedder, report)
+    steps.append(step)
+    with report.step("history") as step:
+        indexed = _bootstrap_history(settings, embedder, report)
+    steps.append(step)
+    timings = ", ".join(f"{step.name} {step.seconds:.1f} s" for step in steps)
+    report.say(
+        f"bootstrap done in {time.perf_counter() - started:.1f} s ({timings}): model "
+        f"{'trained' if trained else 'kept'}, {indexed} cases indexed, {len(keys)} keys created"
     )
+    return 0
+
+
+def _print_dev_keys(settings: Settings) -> dict[str, str]:
+    """Create the development keys when the database has none, and print them on stdout at once."""
+    from triage.commands.keys import create_dev_keys, export_lines
+    from triage.db.engine import create_session_factory
+
+    keys = create_dev_keys(settings, create_session_factory(settings.resolved_database_url))
+    if keys:
+        print("# development API keys, shown once: paste these lines into your shell (or eval them)")
+        print("\n".join(export_lines(keys)), flush=True)
+    elif settings.environment == "production":
+        print("keys: none created in production; use `triage keys create`", file=sys.stderr)
+    else:
+        print(
+            "keys: the database already has keys, none created (`triage keys create` makes one)",
+            file=sys.stderr,
+        )
+    return keys
+
+
+def _bootstrap_model(settings: Settings, embedder: Embedder, report: Progress) -> bool:
+    """Train the default classifier (frozen-encoder ensemble) unless a loadable one exists; True if trained."""
+    from triage.engines.classifier import load_classifier, train_classifier
+    from triage.engines.datasets import load_labelled
+
     model_dir = settings.resolved_model_dir
-    trained = False
     if (model_dir / "metadata.json").is_file():
         try:
             load_classifier(model_dir, embedder)
@@ -77,29 +128,25 @@ def _bootstrap() -> int:
                 f"the model at {model_dir} is unusable ({exc.detail}); remove that folder to let bootstrap "
                 "train the default model again, or point TRIAGE_MODEL_DIR at an artifact made by `triage train`"
             ) from exc
-        print(f"model: {model_dir} exists and loads, kept", file=sys.stderr)
-    else:
-        print(f"model: training the default classifier on {settings.history_file}", file=sys.stderr)
-        rows = load_labelled(settings.history_file)
-        train_classifier(rows, embedder, model_dir, progress=sys.stderr.isatty())
-        trained = True
+        report.say(f"model: {model_dir} exists and loads, kept")
+        return False
+    report.say(f"model: training the default classifier on {settings.history_file}")
+    rows = load_labelled(settings.history_file)
+    metadata = train_classifier(rows, embedder, model_dir, progress=report.enabled, tune_encoder=False)
+    cv = metadata["metrics"]["cv"]
+    report.say(f"model: held-out accuracy {cv['accuracy']:.3f}, ECE {cv['ece']:.3f} -> {model_dir}")
+    return True
+
+
+def _bootstrap_history(settings: Settings, embedder: Embedder, report: Progress) -> int:
+    """Index the shipped history into an empty collection (in the embedder's space); how many were indexed."""
+    from triage.commands.retrieval import bootstrap_history
+    from triage.engines.retrieval import open_case_store
 
     store = open_case_store(settings, embedding_model_id=embedder.model_id, dimension=embedder.dimension)
     try:
         indexed = bootstrap_history(settings, embedder, store)
-        print(f"history: {store.count()} cases in the collection ({indexed} indexed now)", file=sys.stderr)
+        report.say(f"history: {store.count()} cases in the collection ({indexed} indexed now)")
     finally:
         store.close()
-
-    keys = create_dev_keys(settings, create_session_factory(settings.resolved_database_url))
-    if keys:
-        print("development API keys (shown once; store them now):")
-        for role, key in keys.items():
-            print(f"  {role:<11} {key}")
-    seconds = time.perf_counter() - started
-    print(
-        f"bootstrap done in {seconds:.1f}s: model {'trained' if trained else 'kept'}, {indexed} cases indexed, "
-        f"{len(keys)} keys created",
-        file=sys.stderr,
-    )
-    return 0
+    return indexed

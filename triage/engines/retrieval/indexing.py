@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm import tqdm
 
 from triage.engines.retrieval.models import CaseStore, HistoricalCase, IndexSummary
+from triage.engines.retrieval.progress import Progress
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -43,16 +42,15 @@ def index_cases(
 
     With ``resume`` the cases already in the store are skipped (not re-embedded), so an interrupted run picks
     up where it stopped; without it every case is embedded and overwritten. Point ids come from case ids, so
-    either way nothing is duplicated. The progress bar shows only when ``progress`` and stderr is a terminal.
+    either way nothing is duplicated. With ``progress`` the run is reported on stderr (see ``progress``).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     total = len(cases) if isinstance(cases, list | tuple) else None
     started = time.perf_counter()
     written = skipped = 0
-    with tqdm(
-        total=total, unit="case", desc="indexing", disable=not (progress and sys.stderr.isatty())
-    ) as bar:
+    name = "indexing cases" if total is None else f"indexing {total} cases"
+    with Progress(progress).step(name, total=total, unit="case") as bar:
         for batch in _batches(cases, batch_size):
             todo = batch
             if resume:
@@ -94,9 +92,7 @@ def learn_and_index(
 
         space = TunedEmbedder(sentence_model(embedder), encoder, model_id="learnt")
     vectors: list[NDArray[np.float32]] = []
-    with tqdm(
-        total=len(cases), unit="case", desc="embedding", disable=not (progress and sys.stderr.isatty())
-    ) as bar:
+    with Progress(progress).step(f"embedding {len(cases)} cases", total=len(cases), unit="case") as bar:
         for batch in _batches(cases, batch_size):
             vectors.append(space.embed([case.text for case in batch]))
             bar.update(len(batch))
