@@ -18,7 +18,7 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from triage.config import Settings
+from triage.config import Settings, get_settings
 
 JSON_FORMATTER = "pythonjsonlogger.json.JsonFormatter"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -28,7 +28,9 @@ REQUEST_TIMEOUT_RESPONSE = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r
 class DeadlineH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with one deadline for reading each request (headers and body)."""
 
-    read_timeout_s = 15.0
+    read_timeout_s: float | None = None
+    """``None``: ``TRIAGE_REQUEST_READ_TIMEOUT_S`` (read when a connection opens; uvicorn's workers import
+    this class by name, so the setting, not a class built at run time, carries the value)."""
     _deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -51,7 +53,8 @@ class DeadlineH11Protocol(H11Protocol):
 
     def _arm(self) -> None:
         self._disarm()
-        self._deadline = self.loop.call_later(self.read_timeout_s, self._expire)
+        timeout = self.read_timeout_s or get_settings().request_read_timeout_s
+        self._deadline = self.loop.call_later(timeout, self._expire)
 
     def _disarm(self) -> None:
         if self._deadline is not None:
@@ -93,7 +96,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.run`` / ``uvicorn.Config`` that apply the rules above."""
     trusted = settings.trusted_proxies
     return {
-        "http": protocol_for(settings),
+        "http": "triage.serving:DeadlineH11Protocol",
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": ",".join(trusted) if trusted else "",
         "timeout_keep_alive": 5,

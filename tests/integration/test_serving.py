@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 
 from triage.config import Settings
-from triage.serving import log_config, uvicorn_options
+from triage.serving import log_config, protocol_for, uvicorn_options
 
 READ_TIMEOUT_S = 0.6
 
@@ -42,7 +42,8 @@ async def echo_client(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @contextmanager
 def server(tmp_path: Any, **settings: Any) -> Iterator[int]:
-    options = uvicorn_options(Settings(home=tmp_path, request_read_timeout_s=READ_TIMEOUT_S, **settings))
+    configured = Settings(home=tmp_path, request_read_timeout_s=READ_TIMEOUT_S, **settings)
+    options = uvicorn_options(configured) | {"http": protocol_for(configured)}
     options.pop("log_config")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

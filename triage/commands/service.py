@@ -25,6 +25,8 @@ def run_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from triage.serving import uvicorn_options
+
     print(f"serving on http://{args.host}:{args.port} (OpenAPI at /schema)", file=sys.stderr)
     uvicorn.run(
         "triage.app:create_app",
@@ -34,6 +36,7 @@ def run_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="info",
         access_log=False,
+        **uvicorn_options(settings),
     )
     return 0
 
