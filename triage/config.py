@@ -74,6 +74,14 @@ class Settings(BaseSettings):
 
     audit_signing_key: SecretStr = SecretStr(DEV_AUDIT_KEY)
     audit_anchor_interval_s: float = Field(default=60.0, gt=0)
+    audit_signing_key_file: Path | None = None
+    """Ed25519 private key (PEM) that signs the audit tree heads; required in production. Default:
+    ``$TRIAGE_HOME/audit-keys/signing-key.pem``, generated on first start in development and test."""
+    audit_public_keys_file: Path | None = None
+    """Every audit public key with its validity (rewritten by ``triage audit rotate-key``). Default:
+    ``$TRIAGE_HOME/audit-keys/public-keys.json``."""
+    audit_anchor_retention_days: int = Field(default=365, ge=1)
+    audit_denial_interval_s: float = Field(default=60.0, gt=0)
     escalation_interval_s: float = Field(default=30.0, gt=0)
 
     request_read_timeout_s: float = Field(default=15.0, gt=0, le=300)
@@ -99,6 +107,14 @@ class Settings(BaseSettings):
             raise ValueError("TRIAGE_AUDIT_SIGNING_KEY must be set to a real secret in production")
         return self
 
+    @model_validator(mode="after")
+    def _audit_tree_head_key_configured_in_production(self) -> Settings:
+        if self.environment == "production" and self.audit_signing_key_file is None:
+            raise ValueError(
+                "TRIAGE_AUDIT_SIGNING_KEY_FILE must name the Ed25519 key that signs audit tree heads in production"
+            )
+        return self
+
     @property
     def resolved_model_dir(self) -> Path:
         return self.model_dir or self.home / "models" / "default"
@@ -110,6 +126,14 @@ class Settings(BaseSettings):
     @property
     def audit_anchor_dir(self) -> Path:
         return self.home / "audit-anchors"
+
+    @property
+    def resolved_audit_signing_key_file(self) -> Path:
+        return self.audit_signing_key_file or self.home / "audit-keys" / "signing-key.pem"
+
+    @property
+    def resolved_audit_public_keys_file(self) -> Path:
+        return self.audit_public_keys_file or self.home / "audit-keys" / "public-keys.json"
 
     @property
     def llm(self) -> LLMSettings:
