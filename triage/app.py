@@ -31,6 +31,7 @@ from triage.domain.auth import ApiKeyAuthMiddleware, enforce_route_rules
 from triage.domain.auth.ratelimit import build_address_rate_limit_middleware, build_rate_limit_middleware
 from triage.domain.cases.controllers import CaseController
 from triage.domain.dependencies import provide_caller
+from triage.domain.events.controllers import EventController, WebhookController
 from triage.domain.policy.controllers import PolicyController
 from triage.domain.reviews.controllers import ReviewController
 from triage.domain.system.controllers import SystemController
@@ -154,6 +155,8 @@ def provide_services(registry: ServiceRegistry) -> dict[str, Provide]:
         "audit_service": service(lambda s: s.audit),
         "policy_service": service(lambda s: s.policy),
         "model_service": service(lambda s: s.model),
+        "event_outbox": service(lambda s: s.events),
+        "webhook_service": service(lambda s: s.webhooks),
         "readiness": Provide(lambda: registry.readiness, sync_to_thread=False),
         "metrics": Provide(lambda: registry.metrics, sync_to_thread=False),
     }
@@ -198,6 +201,8 @@ def create_app(settings: Settings | None = None, *, registry: ServiceRegistry | 
             ReviewController,
             AuditController,
             PolicyController,
+            EventController,
+            WebhookController,
         ],
         dependencies=provide_services(registry),
         middleware=[

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     request_read_timeout_s: float = Field(default=15.0, gt=0, le=300)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(default=600, ge=1)
+    event_source: str = Field(default="urn:exception-triage", min_length=1)
+    webhook_allowed_networks: list[str] = Field(default_factory=list)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_retry_base_s: float = Field(default=2.0, gt=0)
+    webhook_poll_interval_s: float = Field(default=1.0, gt=0)
     rate_limit_per_address_per_minute: int = Field(default=1200, ge=1)
     trusted_proxies: list[str] = Field(default_factory=list)
     rate_limit_store_url: str | None = None
@@ -94,7 +99,7 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_jwks_file: Path | None = None
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "webhook_allowed_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         for entry in value:

@@ -41,7 +41,9 @@ def parse_strict_json(body: bytes) -> Any:
     except RecursionError as exc:
         raise MalformedRequest(f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels") from exc
     except json.JSONDecodeError as exc:
-        raise MalformedRequest(f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+        raise MalformedRequest(
+            f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from exc
     if _depth(value) > MAX_JSON_DEPTH:
         raise MalformedRequest(f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
     return value

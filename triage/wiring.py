@@ -21,6 +21,8 @@ from triage.domain.auth.services import DenialRecorder, KeyService
 from triage.domain.cases.flow import FlowEngines, RetrievalSettings, TriageFlow
 from triage.domain.cases.history import CaseHistory, CaseStoreConnection
 from triage.domain.cases.services import CaseService
+from triage.domain.events.services import EventOutbox
+from triage.domain.events.webhooks import DeliveryPolicy, DeliveryWorker, WebhookService
 from triage.domain.policy.services import PolicyService
 from triage.domain.reviews.services import ReviewService
 from triage.domain.system.metrics import Metrics
@@ -50,6 +52,9 @@ class Services:
     model: ModelService
     flow: TriageFlow
     connection: CaseStoreConnection
+    events: EventOutbox
+    webhooks: WebhookService
+    delivery: DeliveryWorker
 
     def close(self) -> None:
         self.connection.close()
@@ -80,7 +85,8 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
     upgrade_database(settings.resolved_database_url)
     sessions = create_session_factory(settings.resolved_database_url)
     audit = AuditService(sessions, settings)
-    cases = CaseService(sessions, audit)
+    events = EventOutbox(sessions, settings.event_source)
+    cases = CaseService(sessions, audit, events)
     embedder = CachingEmbedder(
         SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
     )
@@ -90,9 +96,10 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
             f"no classifier artifact at {model_dir}; run `triage bootstrap` or `triage train`"
         )
     classifier = load_classifier(model_dir, embedder)
+    delivery = delivery_policy(settings)
     connection = CaseStoreConnection(lambda: open_prepared_store(settings, embedder))
     connection.reconnect()
-    policy = PolicyService(policies, audit)
+    policy = PolicyService(policies, audit, events)
     flow = TriageFlow(
         engines=FlowEngines(classifier=classifier, embedder=embedder, drafter=drafter, taxonomy=taxonomy),
         connection=connection,
@@ -107,7 +114,10 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
         keys=KeyService.from_settings(settings, ApiKeyRepository(sessions)),
         cases=cases,
         case_history=CaseHistory(cases, connection, embedder),
-        reviews=ReviewService(sessions, audit, policy),
+        reviews=ReviewService(sessions, audit, policy, events),
+        events=events,
+        webhooks=WebhookService(sessions, audit, delivery),
+        delivery=DeliveryWorker(sessions, delivery),
         policy=policy,
         model=ModelService(classifier),
         flow=flow,
@@ -115,6 +125,15 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
     )
     readiness.attach(ReadyParts(classifier=classifier, policy=policy, connection=connection, drafter=drafter))
     return services
+
+
+def delivery_policy(settings: Settings) -> DeliveryPolicy:
+    return DeliveryPolicy(
+        source=settings.event_source,
+        allowed_networks=tuple(settings.webhook_allowed_networks),
+        max_attempts=settings.webhook_max_attempts,
+        retry_base_s=settings.webhook_retry_base_s,
+    )
 
 
 def open_prepared_store(settings: Settings, embedder: Embedder) -> CaseStore:
@@ -138,6 +157,7 @@ def background_jobs(services: Services) -> list[Job]:
         Job("escalation", settings.escalation_interval_s, services.reviews.escalate_overdue),
         Job("audit anchor", settings.audit_anchor_interval_s, services.audit.anchor),
         Job("case store reconnect", settings.store_retry_interval_s, services.connection.reconnect),
+        Job("webhook delivery", settings.webhook_poll_interval_s, services.delivery.deliver_due),
     ]
 
 

@@ -11,6 +11,7 @@ from triage.config import Settings
 from triage.domain.audit.anchors import AnchorStore
 from triage.domain.audit.services import AuditService
 from triage.domain.cases.services import CaseService
+from triage.domain.events.services import EventOutbox
 
 
 @pytest.fixture
@@ -26,5 +27,12 @@ def audit_service(
 
 
 @pytest.fixture
-def case_service(sessions: sessionmaker[Session], audit_service: AuditService) -> CaseService:
-    return CaseService(sessions, audit_service)
+def event_outbox(sessions: sessionmaker[Session]) -> EventOutbox:
+    return EventOutbox(sessions, "urn:exception-triage:test")
+
+
+@pytest.fixture
+def case_service(
+    sessions: sessionmaker[Session], audit_service: AuditService, event_outbox: EventOutbox
+) -> CaseService:
+    return CaseService(sessions, audit_service, event_outbox)

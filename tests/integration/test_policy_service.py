@@ -13,6 +13,7 @@ from triage.core.actors import Actor, Role
 from triage.core.errors import InvalidInput
 from triage.domain.audit.schemas import AuditFilters
 from triage.domain.audit.services import AuditService
+from triage.domain.events.services import EventOutbox
 from triage.domain.policy.services import PolicyService
 from triage.engines.policy.loader import PolicyStore
 
@@ -27,9 +28,9 @@ def policy_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def service(policy_file: Path, audit_service: AuditService) -> PolicyService:
+def service(policy_file: Path, audit_service: AuditService, event_outbox: EventOutbox) -> PolicyService:
     store = PolicyStore(policy_file, taxonomy_file=GUARDRAILS / "taxonomy.yaml")
-    return PolicyService(store, audit_service)
+    return PolicyService(store, audit_service, event_outbox)
 
 
 def actions(audit: AuditService, action: str) -> int:

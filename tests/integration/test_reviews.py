@@ -18,6 +18,7 @@ from triage.domain.audit.schemas import AuditFilters
 from triage.domain.audit.services import AuditService
 from triage.domain.cases.records import TriageRecord
 from triage.domain.cases.services import CaseService
+from triage.domain.events.services import EventOutbox
 from triage.domain.reviews.schemas import DecisionCreate
 from triage.domain.reviews.services import ReviewService
 from triage.engines.policy import PolicyStore
@@ -31,11 +32,13 @@ WORKFLOW_ACTOR = Actor(subject="erp", role=Role.WORKFLOW)
 
 
 @pytest.fixture
-def review_service(sessions: sessionmaker[Session], audit_service: AuditService) -> ReviewService:
+def review_service(
+    sessions: sessionmaker[Session], audit_service: AuditService, event_outbox: EventOutbox
+) -> ReviewService:
     policies = PolicyStore(
         ROOT / "guardrails" / "policy.yaml", taxonomy_file=ROOT / "guardrails" / "taxonomy.yaml"
     )
-    return ReviewService(sessions, audit_service, policies)
+    return ReviewService(sessions, audit_service, policies, event_outbox)
 
 
 def stored(case_service: CaseService, record: TriageRecord) -> TriageRecord:

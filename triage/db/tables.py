@@ -89,6 +89,8 @@ class CaseRow(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(128))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime | None] = mapped_column(index=True)
+    """When anything about the case last changed (status, an item, the resolution); set on every write."""
 
     __table_args__ = (Index("ix_cases_created_at_case_id", "created_at", "case_id"),)
 
@@ -193,3 +195,61 @@ class ApiKeyRow(Base):
     teams: Mapped[list[Any]]
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class EventRow(Base):
+    """The outbox: every change a client may hear about, written in the transaction of the change.
+
+    ``seq`` is handed out under the lock of :class:`EventHeadRow`, so events commit in ``seq`` order and a
+    reader paging by ``seq`` never skips one that commits later.
+    """
+
+    __tablename__ = "events"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    type: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str | None] = mapped_column(String(64), index=True)
+    time: Mapped[datetime]
+    data: Mapped[dict[str, Any]]
+
+
+class EventHeadRow(Base):
+    """The one row holding the last event ``seq``; locked by every event write."""
+
+    __tablename__ = "event_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+
+
+class WebhookRow(Base):
+    __tablename__ = "webhooks"
+
+    webhook_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    types: Mapped[list[Any]]
+    secret: Mapped[str] = mapped_column(String(128))
+    previous_secret: Mapped[str | None] = mapped_column(String(128))
+    previous_valid_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    disabled_at: Mapped[datetime | None]
+
+
+class DeliveryRow(Base):
+    """One event owed to one webhook: pending until delivered, dead-lettered after the last attempt."""
+
+    __tablename__ = "webhook_deliveries"
+
+    delivery_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.webhook_id"), index=True)
+    event_seq: Mapped[int] = mapped_column(ForeignKey("events.seq"))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)

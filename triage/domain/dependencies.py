@@ -17,6 +17,8 @@ from triage.domain.audit.services import AuditService
 from triage.domain.cases.flow import TriageFlow
 from triage.domain.cases.history import CaseHistory
 from triage.domain.cases.services import CaseService
+from triage.domain.events.services import EventOutbox
+from triage.domain.events.webhooks import WebhookService
 from triage.domain.policy.services import PolicyService
 from triage.domain.reviews.services import ReviewService
 from triage.domain.system.metrics import Metrics
@@ -36,6 +38,10 @@ AuditServiceDep = Annotated[AuditService, Dependency(skip_validation=True)]
 """``audit_service``"""
 PolicyServiceDep = Annotated[PolicyService, Dependency(skip_validation=True)]
 """``policy_service``"""
+EventOutboxDep = Annotated[EventOutbox, Dependency(skip_validation=True)]
+"""``event_outbox``"""
+WebhookServiceDep = Annotated[WebhookService, Dependency(skip_validation=True)]
+"""``webhook_service``"""
 ModelServiceDep = Annotated[ModelService, Dependency(skip_validation=True)]
 """``model_service``"""
 ReadinessDep = Annotated[ReadinessService, Dependency(skip_validation=True)]

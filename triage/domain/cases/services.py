@@ -27,6 +27,8 @@ from triage.domain.auth.policy import may_see_team
 from triage.domain.cases.records import ItemRecord, TriageRecord
 from triage.domain.cases.repositories import CaseFilters, CaseRepository, next_page_cursor
 from triage.domain.cases.schemas import ResolutionCreate, TriageCase
+from triage.domain.events.schemas import EventCreate, EventType
+from triage.domain.events.services import EventOutbox
 
 ITEM_ACTIONS = {
     ItemStatus.AUTO_APPROVED: "item.auto_approved",
@@ -62,11 +64,13 @@ class CaseService:
         self,
         sessions: sessionmaker[Session],
         audit: AuditService,
+        events: EventOutbox,
         *,
         clock: Clock = utc_now,
     ) -> None:
         self.sessions = sessions
         self.audit = audit
+        self.events = events
         self.clock = clock
         self.repository = CaseRepository()
 
@@ -98,6 +102,7 @@ class CaseService:
                 case, items = self._rows(record)
                 self.repository.add(session, case, items)
                 self.audit.append(session, self._creation_entries(record))
+                self.events.append(session, [triaged_event(record)])
                 return case_read(case, items), True
         except IntegrityError as exc:
             replay = self.find_replay(record.event.event_id, record.body_hash)
@@ -165,15 +170,23 @@ class CaseService:
 
     def _resolve(self, session: Session, case: CaseRow, body: ResolutionCreate, actor: Actor) -> None:
         before = {"status": case.status}
+        now = self.clock()
         case.resolution_outcome = body.outcome
         case.resolution_action = body.resolution_action
         case.resolution_text = body.resolution
         case.hours_to_resolve = body.hours_to_resolve
-        case.resolved_at = self.clock()
+        case.resolved_at = now
         case.resolved_by = actor.subject
         case.status = CaseStatus.RESOLVED
         case.version += 1
+        case.updated_at = now
         session.flush()
+        resolved = EventCreate(
+            EventType.CASE_RESOLVED,
+            case.case_id,
+            {"case_id": case.case_id, "resolved_by": actor.subject, **body.model_dump(mode="json")},
+        )
+        self.events.append(session, [resolved, status_changed(case.case_id, before["status"], case.status)])
         versions = case.response.get("versions") or {}
         self.audit.append(
             session,
@@ -214,6 +227,7 @@ class CaseService:
             order_value=str(record.order_value),
             status=triage.status,
             created_at=triage.created_at,
+            updated_at=triage.created_at,
             review_due_at=record.review_due_at,
             escalation_role=record.escalation_role,
             version=1,
@@ -370,4 +384,34 @@ def _stored_resolution(case: CaseRow) -> ResolutionCreate:
             "resolution": case.resolution_text,
             "hours_to_resolve": case.hours_to_resolve,
         }
+    )
+
+
+def status_changed(case_id: str, before: str, after: str) -> EventCreate:
+    return EventCreate(
+        EventType.CASE_STATUS_CHANGED, case_id, {"case_id": case_id, "from": before, "to": after}
+    )
+
+
+def triaged_event(record: TriageRecord) -> EventCreate:
+    case = record.case
+    return EventCreate(
+        EventType.CASE_TRIAGED,
+        case.case_id,
+        {
+            "case_id": case.case_id,
+            "event_id": case.event_id,
+            "order_id": record.event.order.order_id,
+            "customer_id": record.event.order.customer_id,
+            "status": case.status,
+            "label": case.classification.label,
+            "confidence": case.classification.confidence,
+            "abstained": case.classification.abstained,
+            "severity": case.severity,
+            "owner_team": case.owner_team,
+            "gate_decision": case.gate.decision,
+            "review_due_at": case.review_due_at,
+            "degraded": case.degraded,
+            "versions": case.versions.model_dump(mode="json"),
+        },
     )

@@ -12,7 +12,11 @@ from pathlib import Path
 
 from triage.core.actors import Actor
 from triage.core.errors import ConfigurationError, InvalidInput
+from triage.db.engine import unit_of_work
+from triage.domain.audit.schemas import AuditEntryCreate
 from triage.domain.audit.services import AuditService
+from triage.domain.events.schemas import EventCreate, EventType
+from triage.domain.events.services import EventOutbox
 from triage.domain.policy.schemas import PolicyRead
 from triage.engines.policy.loader import PolicyStore
 from triage.engines.policy.models import Policy
@@ -29,9 +33,10 @@ def file_stamp(path: Path) -> int | None:
 
 
 class PolicyService:
-    def __init__(self, store: PolicyStore, audit: AuditService) -> None:
+    def __init__(self, store: PolicyStore, audit: AuditService, events: EventOutbox) -> None:
         self.store = store
         self.audit = audit
+        self.events = events
         self._lock = threading.Lock()
         self._stamp = file_stamp(store.path)
 
@@ -68,14 +73,18 @@ class PolicyService:
             after = candidate.version_hash
             if after == before:
                 return False
-            self.audit.record_event(
-                actor,
-                "policy.reloaded",
-                outcome="applied",
-                reason="policy file changed",
-                details={"before": before, "after": after},
-                policy_version=after,
-            )
+            with unit_of_work(self.audit.sessions) as session:
+                entry = AuditEntryCreate(
+                    action="policy.reloaded",
+                    actor=actor,
+                    outcome="applied",
+                    reason="policy file changed",
+                    details={"before": before, "after": after},
+                    policy_version=after,
+                )
+                self.audit.append(session, [entry])
+                change = {"before": before, "after": after, "by": actor.subject}
+                self.events.append(session, [EventCreate(EventType.POLICY_CHANGED, None, change)])
             self.store.apply(candidate)
             return True
 

@@ -26,6 +26,9 @@ from triage.db.tables import CaseRow, DecisionRow, ItemRow
 from triage.domain.audit.schemas import AuditEntryCreate
 from triage.domain.audit.services import AuditService
 from triage.domain.auth.policy import may_see_team, visible_teams
+from triage.domain.cases.services import status_changed
+from triage.domain.events.schemas import EventCreate, EventType
+from triage.domain.events.services import EventOutbox
 from triage.domain.reviews.schemas import DecisionCreate, DecisionRead, ReviewItemRead, ReviewQueueRead
 from triage.engines.policy import Policy, approval_requirement, draft_approval_requirement, may_approve
 
@@ -73,12 +76,14 @@ class ReviewService:
         sessions: sessionmaker[Session],
         audit: AuditService,
         policies: PolicySource,
+        events: EventOutbox,
         *,
         clock: Clock = utc_now,
     ) -> None:
         self.sessions = sessions
         self.audit = audit
         self.policies = policies
+        self.events = events
         self.clock = clock
 
     def queue(self, actor: Actor, limit: int = 50, cursor: str | None = None) -> ReviewQueueRead:
@@ -142,8 +147,13 @@ class ReviewService:
         case, item = self._locked(session, case_id, body, actor)
         decided = self._checked(case, item, body, actor)
         self._apply(session, decided)
-        self._update_case_status(session, case)
+        status_before = case.status
+        self._update_case_status(session, case, decided.at)
         self.audit.append(session, [_decision_entry(decided)])
+        events = [_decision_event(decided)]
+        if case.status != status_before:
+            events.append(status_changed(case.case_id, status_before, case.status))
+        self.events.append(session, events)
         return _decision_read(decided)
 
     @staticmethod
@@ -263,7 +273,7 @@ class ReviewService:
             )
 
     @staticmethod
-    def _update_case_status(session: Session, case: CaseRow) -> None:
+    def _update_case_status(session: Session, case: CaseRow, now: datetime) -> None:
         session.flush()
         pending = session.execute(
             select(func.count()).where(ItemRow.case_id == case.case_id, ItemRow.status == PENDING)
@@ -271,6 +281,7 @@ class ReviewService:
         if pending == 0 and case.resolution_outcome is None:
             case.status = CaseStatus.REVIEWED
         case.version += 1
+        case.updated_at = now
 
     def _audit_refusal(self, case_id: str, body: DecisionCreate, actor: Actor, exc: TriageError) -> None:
         try:
@@ -329,6 +340,12 @@ class ReviewService:
                 .values(escalated_at=now)
                 .execution_options(synchronize_session=False)
             )
+            session.execute(
+                update(CaseRow)
+                .where(CaseRow.case_id.in_(case_ids))
+                .values(updated_at=now, version=CaseRow.version + 1)
+                .execution_options(synchronize_session=False)
+            )
             orders = dict(
                 session.execute(
                     select(CaseRow.case_id, CaseRow.order_id).where(CaseRow.case_id.in_(case_ids))
@@ -348,6 +365,22 @@ class ReviewService:
                         details={
                             "escalated_to": row.escalated_to,
                             "review_due_at": row.review_due_at.isoformat() if row.review_due_at else None,
+                        },
+                    )
+                    for row in sorted(won, key=lambda r: (r.case_id, r.item_id))
+                ],
+            )
+            self.events.append(
+                session,
+                [
+                    EventCreate(
+                        EventType.REVIEW_ESCALATED,
+                        row.case_id,
+                        {
+                            "case_id": row.case_id,
+                            "item_id": row.item_id,
+                            "escalated_to": row.escalated_to,
+                            "review_due_at": row.review_due_at,
                         },
                     )
                     for row in sorted(won, key=lambda r: (r.case_id, r.item_id))
@@ -385,6 +418,35 @@ def _decision_entry(decided: Decided) -> AuditEntryCreate:
             "four_eyes": requirement.four_eyes,
             "edited_by": item.edited_by,
             "order_value": case.order_value,
+        },
+    )
+
+
+DECISION_EVENTS = {
+    Decision.APPROVE: EventType.ITEM_APPROVED,
+    Decision.REJECT: EventType.ITEM_REJECTED,
+    Decision.EDIT_AND_APPROVE: EventType.ITEM_EDITED,
+}
+
+
+def _decision_event(decided: Decided) -> EventCreate:
+    item, body = decided.item, decided.body
+    return EventCreate(
+        DECISION_EVENTS[body.decision],
+        decided.case.case_id,
+        {
+            "case_id": decided.case.case_id,
+            "item_id": item.item_id,
+            "kind": item.kind,
+            "key": item.key,
+            "action": item.action,
+            "decision": body.decision,
+            "status": item.status,
+            "awaiting_second_approval": decided.awaiting_second,
+            "decided_by": decided.actor.subject,
+            "reason": body.reason,
+            "label_override": decided.label_override,
+            "text": _current_text(item) if item.kind == ItemKind.DRAFT else None,
         },
     )
 
