@@ -227,6 +227,7 @@ def create_app(settings: Settings | None = None, *, registry: ServiceRegistry | 
             security=[{"apiKey": []}],
         ),
         state=State({"registry": registry}),
+        logging_config=None,  # `triage serve` configures logging (JSON lines, see triage/serving.py)
         debug=False,
     )
 

@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     webhook_retry_base_s: float = Field(default=2.0, gt=0)
     webhook_poll_interval_s: float = Field(default=1.0, gt=0)
+    webhook_lease_s: float = Field(default=60.0, gt=0)
     rate_limit_per_address_per_minute: int = Field(default=1200, ge=1)
     trusted_proxies: list[str] = Field(default_factory=list)
     rate_limit_store_url: str | None = None

@@ -85,9 +85,14 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": JSON_FORMATTER, "fmt": LOG_FORMAT}},
         "handlers": {"stderr": handler},
+        "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
-            name: {"handlers": ["stderr"], "level": level, "propagate": False}
-            for name in ("triage", "uvicorn", "uvicorn.error", "uvicorn.access", "litestar")
+            # One line per outgoing HTTP request (webhook deliveries) is noise; failures are logged by triage.
+            "httpx": {"level": "WARNING"},
+            **{
+                name: {"handlers": ["stderr"], "level": level, "propagate": False}
+                for name in ("triage", "uvicorn", "uvicorn.error", "uvicorn.access", "litestar")
+            },
         },
     }
 

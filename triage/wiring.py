@@ -133,6 +133,7 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
         allowed_networks=tuple(settings.webhook_allowed_networks),
         max_attempts=settings.webhook_max_attempts,
         retry_base_s=settings.webhook_retry_base_s,
+        lease_s=settings.webhook_lease_s,
     )
 
 
