@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from triage.commands import audit as audit_commands
+
 
 def _common_columns(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-col", default="text", help="text column of a plain CSV/JSONL file")
@@ -69,15 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common_columns(retrieve)
     retrieve.set_defaults(target="triage.commands.retrieval:run_eval_retrieve")
 
-    audit = sub.add_parser("audit", help="the audit log").add_subparsers(
-        dest="audit_command", required=True, metavar="WHAT"
-    )
-    verify = audit.add_parser("verify", help="verify the hash chain and its signed head")
-    verify.set_defaults(target="triage.commands.audit:run_audit_verify")
-    export = audit.add_parser("export", help="export the audit log")
-    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
-    export.add_argument("--out", type=Path, default=None)
-    export.set_defaults(target="triage.commands.audit:run_audit_export")
+    audit_commands.register(sub)
 
     policy = sub.add_parser("policy", help="the governed policy").add_subparsers(
         dest="policy_command", required=True, metavar="WHAT"

@@ -9,29 +9,71 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+import uuid
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.factories import make_record
+from tests.factories import WORKFLOW
 from triage.commands.audit import run_audit_verify
+from triage.config import Settings
 from triage.core.actors import Actor
 from triage.db.tables import AuditHeadRow, AuditLogRow
 from triage.domain.audit.anchors import AnchorStore
+from triage.domain.audit.export_verify import verify_export_text
+from triage.domain.audit.records import record_hash
 from triage.domain.audit.schemas import AuditEntryCreate, AuditFilters
-from triage.domain.audit.services import AuditService, AuditSigner, record_hash, verify_export
-from triage.domain.cases.services import CaseService
+from triage.domain.audit.services import AuditService
+from triage.domain.audit.signing import AuditSigner
 
-RECORDS_PER_CASE = 8
+STORY = (
+    "case.received",
+    "case.classified",
+    "case.retrieved",
+    "case.drafted",
+    "case.gated",
+    "item.auto_approved",
+    "item.pending_review",
+    "item.approved",
+)
+RECORDS_PER_CASE = len(STORY)
+
+
+def append_case(audit: AuditService, case_id: str | None = None, **fields: Any) -> str:
+    """The audit story of one triaged case (what ``CaseService.create`` and a review write), in one
+    transaction; ``fields`` (``reason`` ...) go into every record."""
+    case_id = case_id or f"case-{uuid.uuid4().hex[:10]}"
+    entries = [
+        AuditEntryCreate(
+            action=action,
+            actor=WORKFLOW,
+            case_id=case_id,
+            order_id="SO-1001",
+            outcome="ok",
+            confidence=0.8125 if action == "case.classified" else None,
+            details={"step": step, "neighbours": ["h-1", "h-2"]},
+            **fields,
+        )
+        for step, action in enumerate(STORY)
+    ]
+    audit.append_now(entries)
+    return case_id
 
 
 @pytest.fixture
-def chain(case_service: CaseService, audit_service: AuditService) -> int:
+def audit_service(sessions: sessionmaker[Session], settings: Settings) -> AuditService:
+    """Built as the app builds it: the settings' HMAC key, Ed25519 keyring and anchor directory (the one the
+    ``anchor_store`` fixture reads), so the CLI verifies what the service wrote."""
+    return AuditService(sessions, settings)
+
+
+@pytest.fixture
+def chain(audit_service: AuditService) -> int:
     """Three triaged cases: 24 records."""
     for _ in range(3):
-        case_service.create(make_record())
+        append_case(audit_service)
     last = 3 * RECORDS_PER_CASE
     assert audit_service.verify().head_seq == last
     return last
@@ -159,13 +201,12 @@ def test_a_rewrite_from_the_middle_names_its_first_record(
 
 
 def test_rolling_back_to_an_older_genuine_head_is_caught_by_the_anchor(
-    case_service: CaseService,
     audit_service: AuditService,
     db_engine: Engine,
     sessions: sessionmaker[Session],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    case_service.create(make_record())
+    append_case(audit_service)
     with sessions() as session:
         old_head = session.execute(select(AuditHeadRow)).scalar_one()
         saved = {
@@ -174,9 +215,9 @@ def test_rolling_back_to_an_older_genuine_head_is_caught_by_the_anchor(
             "at": old_head.at,
             "signature": old_head.signature,
         }
-    case_service.create(make_record())
+    append_case(audit_service)
     anchor = audit_service.anchor()
-    assert anchor is not None and anchor.seq == 2 * RECORDS_PER_CASE
+    assert anchor is not None and anchor.tree_size == 2 * RECORDS_PER_CASE
     assert audit_service.anchor() is None  # nothing new to anchor
 
     tamper(db_engine, f"DELETE FROM audit_log WHERE seq > {RECORDS_PER_CASE}")
@@ -192,7 +233,7 @@ def test_a_forged_anchor_is_detected(
     anchor = audit_service.anchor()
     assert anchor is not None
     path = next(anchor_store.directory.glob("anchor-*.json"))
-    forged = json.loads(path.read_text()) | {"hash": "f" * 64}
+    forged = json.loads(path.read_text()) | {"root": "f" * 64}
     path.write_text(json.dumps(forged))
 
     result = audit_service.verify()
@@ -202,15 +243,16 @@ def test_a_forged_anchor_is_detected(
 
 
 def test_the_export_reverifies_and_its_tampering_is_detected(chain: int, audit_service: AuditService) -> None:
-    lines = "".join(audit_service.export("jsonl")).splitlines()
+    keys = audit_service.public_keys().keys
+    lines = "".join(audit_service.export("jsonl")).split("\n")
     csv_lines = "".join(audit_service.export("csv")).splitlines()
 
-    assert len(lines) == chain
-    assert len(csv_lines) == chain + 1
-    assert verify_export(lines, audit_service.signer).ok
-    edited = json.loads(lines[4]) | {"reason": "edited in the export"}
-    lines[4] = json.dumps(edited)
-    result = verify_export(lines, audit_service.signer)
+    assert len(lines) == 1 + chain + 1  # header, records, the empty string after the last newline
+    assert len(csv_lines) == 2 + chain  # column names, header row, records
+    assert verify_export_text("\n".join(lines), keys).ok
+    edited = json.loads(lines[5]) | {"reason": "edited in the export"}
+    lines[5] = json.dumps(edited)
+    result = verify_export_text("\n".join(lines), keys)
     assert (result.ok, result.first_bad_seq) == (False, 5)
 
 

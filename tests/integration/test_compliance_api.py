@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.factories import make_record
 from triage.core.actors import Actor, Role
 from triage.domain.audit.controllers import AuditController
-from triage.domain.audit.services import AuditService, verify_export
+from triage.domain.audit.export_verify import trusted_keys_from_text, verify_export_text
+from triage.domain.audit.services import AuditService
 from triage.domain.cases.services import CaseService
 from triage.domain.dependencies import provide_caller
+from triage.domain.events.services import EventOutbox
 from triage.domain.reviews.controllers import ReviewController
 from triage.domain.reviews.services import ReviewService
 from triage.engines.policy import PolicyStore
@@ -38,11 +40,13 @@ def as_caller(app: ASGIApp) -> ASGIApp:
 
 
 @pytest.fixture
-def client(sessions: sessionmaker[Session], audit_service: AuditService) -> Iterator[TestClient[Litestar]]:
+def client(
+    sessions: sessionmaker[Session], audit_service: AuditService, event_outbox: EventOutbox
+) -> Iterator[TestClient[Litestar]]:
     policies = PolicyStore(
         ROOT / "guardrails" / "policy.yaml", taxonomy_file=ROOT / "guardrails" / "taxonomy.yaml"
     )
-    reviews = ReviewService(sessions, audit_service, policies)
+    reviews = ReviewService(sessions, audit_service, policies, event_outbox)
     app = Litestar(
         route_handlers=[ReviewController, AuditController],
         dependencies={
@@ -96,9 +100,47 @@ def test_a_triage_and_an_approval_tell_the_whole_story(
     assert classified["model_version"] == "model-abc" and classified["threshold"] == 0.8
     assert verify["ok"] is True
     assert export.headers["content-type"].startswith("application/x-ndjson")
-    assert verify_export(export.text.splitlines(), audit_service.signer).ok
-    assert csv_export.text.splitlines()[0].startswith("seq,at,actor_subject")
+    assert csv_export.headers["content-type"].startswith("text/csv")
+    keys = trusted_keys_from_text(client.get("/v1/audit/public-key").text)
+    assert verify_export_text(export.text, keys).ok
+    assert verify_export_text(csv_export.text, keys).ok
+    assert csv_export.text.splitlines()[0].startswith("kind,seq,at,actor_subject")
     assert len(csv_export.text.splitlines()) == len(export.text.splitlines()) + 1
+
+
+def test_the_export_of_one_case_holds_that_case_only_and_verifies_alone(
+    client: TestClient[Litestar], case_service: CaseService
+) -> None:
+    first, second = make_record(), make_record()
+    case_service.create(first)
+    case_service.create(second)
+    call_as(Actor(subject="carla", role=Role.COMPLIANCE))
+
+    published = client.get("/v1/audit/public-key")
+    story = client.get("/v1/audit", params={"case_id": second.case.case_id}).json()["items"]
+    export = client.get("/v1/audit/export", params={"case_id": second.case.case_id})
+    csv_export = client.get("/v1/audit/export", params={"case_id": second.case.case_id, "format": "csv"})
+
+    assert published.status_code == 200 and published.json()["current_key_id"]
+    header, *lines = export.text.splitlines()
+    records = [json.loads(line) for line in lines]
+    assert {r["case_id"] for r in records} == {second.case.case_id}
+    assert [r["seq"] for r in records] == [r["seq"] for r in story]
+    assert json.loads(header)["selection"]["filter"] == {"case_id": second.case.case_id}
+    keys = trusted_keys_from_text(published.text)
+    result = verify_export_text(export.text, keys)
+    assert (result.ok, result.checked, result.complete) == (True, len(story), False)
+    assert verify_export_text(csv_export.text, keys).ok
+
+
+def test_the_export_documents_both_media_types(client: TestClient[Litestar]) -> None:
+    call_as(Actor(subject="carla", role=Role.COMPLIANCE))
+
+    paths = client.get("/schema/openapi.json").json()["paths"]
+
+    content = paths["/v1/audit/export"]["get"]["responses"]["200"]["content"]
+    assert set(content) == {"application/x-ndjson", "text/csv"}
+    assert "/v1/audit/public-key" in paths
 
 
 def test_audit_query_pages_by_sequence(client: TestClient[Litestar], case_service: CaseService) -> None:

@@ -73,10 +73,13 @@ class AuditKeyring:
         private_key_file: Path | None = None,
         public_keys_file: Path | None = None,
         *,
+        create: bool = True,
         clock: Clock = utc_now,
     ) -> None:
+        """``create``: generate the private key when it is missing (development, test, memory)."""
         self.private_key_file = private_key_file
         self.public_keys_file = public_keys_file
+        self.create = create
         self.clock = clock
         self._memory_key: Ed25519PrivateKey | None = None
         self._memory_keys: list[PublicKeyRead] = []
@@ -86,14 +89,17 @@ class AuditKeyring:
         """The configured keyring, checked now: a missing key is generated in development and test and is a
         ``ConfigurationError`` in production (start-up stops)."""
         keyring = cls(
-            settings.resolved_audit_signing_key_file, settings.resolved_audit_public_keys_file, clock=clock
+            settings.resolved_audit_signing_key_file,
+            settings.resolved_audit_public_keys_file,
+            create=settings.environment != "production",
+            clock=clock,
         )
-        keyring.ensure(create=settings.environment != "production")
+        keyring.ensure()
         return keyring
 
-    def ensure(self, *, create: bool = True) -> PublicKeyRead:
-        """The current key's public entry, creating the key (``create``) and publishing it when missing."""
-        private = self._load_private(create=create)
+    def ensure(self) -> PublicKeyRead:
+        """The current key's public entry, creating the key (if allowed) and publishing it when missing."""
+        private = self._load_private()
         key_id = key_id_of(private.public_key())
         keys = self.public_keys()
         entry = next((k for k in keys if k.key_id == key_id), None)
@@ -109,7 +115,7 @@ class AuditKeyring:
         published as valid now (retired by a rotation under way, or a keyring that lost it)."""
         if self.private_key_file is None and self._memory_key is None:
             self.ensure()
-        private = self._load_private(create=False)
+        private = self._load_private()
         key_id = key_id_of(private.public_key())
         now = self.clock()
         entry = next((k for k in self.public_keys() if k.key_id == key_id), None)
@@ -126,6 +132,8 @@ class AuditKeyring:
         return read_public_keys(self.public_keys_file)
 
     def published_keys(self) -> AuditPublicKeysRead:
+        """Every published key, the current one (created and published first if need be) named."""
+        self.ensure()
         keys = self.public_keys()
         current = next((k.key_id for k in reversed(keys) if k.valid_until is None), None)
         return AuditPublicKeysRead(current_key_id=current, keys=keys)
@@ -149,7 +157,7 @@ class AuditKeyring:
         self._save_public_keys([retired if k.key_id == old.key_id else k for k in keys] + [entry])
         return retired, entry
 
-    def _load_private(self, *, create: bool) -> Ed25519PrivateKey:
+    def _load_private(self) -> Ed25519PrivateKey:
         if self.private_key_file is None:
             if self._memory_key is None:
                 self._memory_key = Ed25519PrivateKey.generate()
@@ -157,7 +165,7 @@ class AuditKeyring:
         try:
             data = self.private_key_file.read_bytes()
         except FileNotFoundError:
-            if not create:
+            if not self.create:
                 raise ConfigurationError(
                     f"no audit signing key at {self.private_key_file} (TRIAGE_AUDIT_SIGNING_KEY_FILE)"
                 ) from None

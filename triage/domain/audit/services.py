@@ -1,22 +1,20 @@
 """``AuditService``: the only code that writes audit records, and the code that proves none was altered.
 
 Each record's ``hash`` is SHA-256 over the canonical JSON of all its fields including ``prev_hash``; its
-``signature`` is an HMAC of that hash with the signing key, so recomputing hashes after an edit does not help
-without the key. The head row (last seq and hash) is signed too and is advanced in the same transaction as
-every append; anchors (signed copies of the head in files) catch a table rolled back to an older state.
+``signature`` is an HMAC of that hash with the service's secret key, so recomputing hashes after an edit does
+not help without the key. The head row (last seq and hash) is HMAC-signed too and advances in the same
+transaction as every append. What leaves the service is signed with Ed25519 instead, so that checking it
+needs only the public key: the tree heads in anchors (files outside the database, which catch a table rolled
+back to an older state) and in exports, whose every record carries its Merkle inclusion proof.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import hmac
-import io
-import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,150 +23,38 @@ from triage.config import Settings
 from triage.core.actors import Actor
 from triage.core.clock import utc_now
 from triage.core.errors import InvalidInput, UpstreamUnavailable
-from triage.core.hashing import canonical_json, sha256_json
 from triage.core.paging import clamp_limit, decode_cursor, encode_cursor
 from triage.db.engine import read_snapshot, unit_of_work
 from triage.db.tables import AuditLogRow
-from triage.domain.audit.anchors import AnchorStore
+from triage.domain.audit import export_format
+from triage.domain.audit.anchors import AnchorStore, anchor_size
+from triage.domain.audit.heads import VerifiedTree, sign_tree_head, verified_tree
+from triage.domain.audit.keyring import AuditKeyring
+from triage.domain.audit.merkle import ProofBuilder
+from triage.domain.audit.records import EXPORT_FIELDS, format_time, plain_json, record_hash
 from triage.domain.audit.repositories import AuditRepository
 from triage.domain.audit.schemas import (
-    GENESIS_HASH,
-    AnchorRead,
     AuditEntryCreate,
     AuditFilters,
     AuditPageRead,
+    AuditPublicKeysRead,
     AuditRecordRead,
     ExportFormat,
+    ExportHeader,
+    ExportSelection,
+    PublicKeyRead,
+    SignedTreeHead,
     VerifyRead,
 )
+from triage.domain.audit.signing import AuditSigner, key_id_of, selection_message, sign
+from triage.domain.audit.verification import ChainVerifier, HeadState, finish
 
-PAYLOAD_FIELDS = (
-    "seq",
-    "at",
-    "actor_subject",
-    "actor_role",
-    "action",
-    "case_id",
-    "item_id",
-    "order_id",
-    "outcome",
-    "reason",
-    "before",
-    "after",
-    "input_hash",
-    "model_version",
-    "prompt_version",
-    "policy_version",
-    "neighbour_ids",
-    "confidence",
-    "threshold",
-    "details",
-    "prev_hash",
-)
-EXPORT_FIELDS = (*PAYLOAD_FIELDS, "hash", "signature")
 MAX_PAGE = 500
 """Audit pages may be longer than the other listings (compliance reads the log in bulk)."""
 
 
-def format_time(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _plain_json(value: Any) -> Any:
-    """The value exactly as it will read back from a JSON column (tuples become lists, keys strings ...)."""
-    return None if value is None else json.loads(canonical_json(value))
-
-
-def record_payload(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The canonical content a record's hash covers; ``at`` as a UTC ISO string with microseconds."""
-    payload = {name: record.get(name) for name in PAYLOAD_FIELDS}
-    at = payload["at"]
-    if isinstance(at, datetime):
-        payload["at"] = format_time(at)
-    return payload
-
-
-def record_hash(record: Mapping[str, Any]) -> str:
-    return sha256_json(record_payload(record))
-
-
 def _row_dict(row: AuditLogRow) -> dict[str, Any]:
     return {name: getattr(row, name) for name in EXPORT_FIELDS}
-
-
-class AuditSigner:
-    """HMAC-SHA256 with the audit signing key; each message kind is domain-separated."""
-
-    def __init__(self, key: SecretStr | str | bytes) -> None:
-        raw = key.get_secret_value() if isinstance(key, SecretStr) else key
-        self._key = raw.encode("utf-8") if isinstance(raw, str) else raw
-
-    def _mac(self, *parts: str) -> str:
-        return hmac.new(self._key, "\n".join(parts).encode("utf-8"), hashlib.sha256).hexdigest()
-
-    def record(self, record_hash_: str) -> str:
-        return self._mac("record", record_hash_)
-
-    def head(self, seq: int, hash_: str, at: datetime) -> str:
-        return self._mac("head", str(seq), hash_, format_time(at))
-
-    def anchor(self, seq: int, hash_: str, at: datetime) -> str:
-        return self._mac("anchor", str(seq), hash_, format_time(at))
-
-    @staticmethod
-    def same(a: str | None, b: str) -> bool:
-        return a is not None and hmac.compare_digest(a, b)
-
-
-class ChainVerifier:
-    """Checks records one at a time, in sequence order; remembers the first problem.
-
-    Works on database rows and on exported JSONL alike, so an export can be re-verified offline.
-    """
-
-    def __init__(self, signer: AuditSigner, watch: Iterable[int] = ()) -> None:
-        self.signer = signer
-        self.expected_seq = 1
-        self.prev_hash = GENESIS_HASH
-        self.checked = 0
-        self.first_bad_seq: int | None = None
-        self.problem: str | None = None
-        self.watched: dict[int, str] = dict.fromkeys(watch, "")
-
-    @property
-    def ok(self) -> bool:
-        return self.first_bad_seq is None
-
-    @property
-    def last_seq(self) -> int:
-        return self.expected_seq - 1
-
-    def fail(self, seq: int, problem: str) -> None:
-        if self.first_bad_seq is None or seq < self.first_bad_seq:
-            self.first_bad_seq, self.problem = seq, problem
-
-    def feed(self, record: Mapping[str, Any]) -> bool:
-        """Check one record; ``False`` once the chain is broken (later records prove nothing more)."""
-        seq = int(record["seq"])
-        if seq != self.expected_seq:
-            self.fail(self.expected_seq, f"record {self.expected_seq} is missing (next present is {seq})")
-            return False
-        stored_hash = str(record["hash"])
-        if record_hash(record) != stored_hash:
-            self.fail(seq, f"record {seq} was altered: its content does not match its hash")
-            return False
-        if record["prev_hash"] != self.prev_hash:
-            self.fail(seq, f"record {seq} does not link to record {seq - 1} (reordered or rewritten)")
-            return False
-        if not self.signer.same(record.get("signature"), self.signer.record(stored_hash)):
-            self.fail(seq, f"record {seq} has an invalid signature (rewritten with recomputed hashes)")
-            return False
-        if seq in self.watched:
-            self.watched[seq] = stored_hash
-        self.prev_hash = stored_hash
-        self.expected_seq += 1
-        self.checked += 1
-        return True
 
 
 class AuditService:
@@ -181,15 +67,24 @@ class AuditService:
         anchors: AnchorStore | None = None,
         *,
         clock: Callable[[], datetime] = utc_now,
+        keyring: AuditKeyring | None = None,
+        anchor_retention: timedelta | None = None,
     ) -> None:
-        """``signing_key`` may be the settings: their key is used and anchors go to ``audit_anchor_dir``."""
+        """``signing_key`` is the HMAC key, or the settings: then their HMAC key, Ed25519 keyring, anchor
+        directory and anchor retention are used. Without a ``keyring`` the Ed25519 key lives
+        in memory (tools and tests that only append)."""
         if isinstance(signing_key, Settings):
-            anchors = anchors or AnchorStore(signing_key.audit_anchor_dir)
-            signing_key = signing_key.audit_signing_key
+            settings = signing_key
+            anchors = anchors or AnchorStore(settings.audit_anchor_dir)
+            keyring = keyring or AuditKeyring.from_settings(settings, clock=clock)
+            anchor_retention = anchor_retention or timedelta(days=settings.audit_anchor_retention_days)
+            signing_key = settings.audit_signing_key
         self.sessions = sessions
         self.signer = AuditSigner(signing_key)
         self.anchors = anchors
         self.clock = clock
+        self.keyring = keyring or AuditKeyring(clock=clock)
+        self.anchor_retention = anchor_retention
         self.repository = AuditRepository()
 
     def append(self, session: Session, entries: Sequence[AuditEntryCreate]) -> list[AuditRecordRead]:
@@ -221,6 +116,8 @@ class AuditService:
 
     def append_now(self, entries: Sequence[AuditEntryCreate]) -> list[AuditRecordRead]:
         """Append in a transaction of its own (refusals, denials, reloads: events with no other change)."""
+        if not entries:
+            return []
         with unit_of_work(self.sessions) as session:
             return self.append(session, entries)
 
@@ -247,16 +144,16 @@ class AuditService:
             "order_id": entry.order_id,
             "outcome": entry.outcome,
             "reason": entry.reason,
-            "before": _plain_json(entry.before),
-            "after": _plain_json(entry.after),
+            "before": plain_json(entry.before),
+            "after": plain_json(entry.after),
             "input_hash": entry.input_hash,
             "model_version": entry.model_version,
             "prompt_version": entry.prompt_version,
             "policy_version": entry.policy_version,
-            "neighbour_ids": _plain_json(entry.neighbour_ids),
+            "neighbour_ids": plain_json(entry.neighbour_ids),
             "confidence": None if entry.confidence is None else float(entry.confidence),
             "threshold": None if entry.threshold is None else float(entry.threshold),
-            "details": _plain_json(entry.details),
+            "details": plain_json(entry.details),
             "prev_hash": prev_hash,
         }
 
@@ -273,131 +170,115 @@ class AuditService:
     def verify(self) -> VerifyRead:
         """Check every record, the signed head and every anchor; name the first bad sequence number."""
         anchors = self.anchors.load() if self.anchors is not None else []
-        valid_anchors = [anchor for _, anchor in anchors if anchor is not None]
+        watch = {anchor_size(anchor) for _, anchor in anchors if anchor is not None}
+        keys = self.keyring.public_keys()
         with read_snapshot(self.sessions) as session:
-            head = self.repository.head(session)
-            verifier = ChainVerifier(self.signer, watch={head.seq, *(a.seq for a in valid_anchors)})
-            for row in self.repository.iter_all(session):
-                if not verifier.feed(_row_dict(row)):
+            row = self.repository.head(session)
+            head = HeadState(row.seq, row.hash, row.at, row.signature)
+            verifier = ChainVerifier(self.signer, watch={head.seq, *watch})
+            for record in self.repository.iter_all(session):
+                if not verifier.feed(_row_dict(record)):
                     break
-            head_seq, head_hash, head_at, head_signature = head.seq, head.hash, head.at, head.signature
-        if verifier.ok:
-            last = verifier.last_seq
-            if head_seq == 0 and head_signature is None:
-                if last > 0:
-                    verifier.fail(1, "the chain head was reset to genesis while records exist")
-            elif head_at is None or not self.signer.same(
-                head_signature, self.signer.head(head_seq, head_hash, head_at)
-            ):
-                verifier.fail(min(head_seq, last + 1), "the chain head's signature is invalid")
-            elif last < head_seq:
-                verifier.fail(
-                    last + 1, f"the log ends at {last} but the signed head is at {head_seq} (truncated)"
-                )
-            elif last > head_seq:
-                verifier.fail(
-                    head_seq + 1, f"records after the signed head {head_seq} (appended outside the service)"
-                )
-            elif verifier.watched.get(head_seq, head_hash) != head_hash:
-                verifier.fail(head_seq, f"record {head_seq} does not match the signed head (chain rewritten)")
-            for path, anchor in anchors:
-                self._check_anchor(verifier, path.name, anchor)
-        return VerifyRead(
-            ok=verifier.ok,
-            checked=verifier.checked,
-            first_bad_seq=verifier.first_bad_seq,
-            problem=verifier.problem,
-            head_seq=head_seq,
-            anchors_checked=len(anchors),
-        )
+        finish(verifier, head, [(path.name, anchor) for path, anchor in anchors], keys)
+        return verifier.result(head.seq, len(anchors))
 
-    def _check_anchor(self, verifier: ChainVerifier, name: str, anchor: AnchorRead | None) -> None:
-        last = verifier.last_seq
-        if anchor is None:
-            verifier.fail(last + 1, f"anchor {name} is unreadable")
-        elif not self.signer.same(anchor.signature, self.signer.anchor(anchor.seq, anchor.hash, anchor.at)):
-            verifier.fail(min(anchor.seq, last + 1), f"anchor {name} has an invalid signature")
-        elif anchor.seq > last:
-            verifier.fail(
-                last + 1, f"the log ends at {last} but anchor {name} saw record {anchor.seq} (truncated)"
-            )
-        elif anchor.seq > 0 and verifier.watched.get(anchor.seq) != anchor.hash:
-            verifier.fail(anchor.seq, f"record {anchor.seq} does not match anchor {name} (chain rewritten)")
-
-    def anchor(self) -> AnchorRead | None:
-        """Write the current signed head to the anchor directory, if it moved since the last anchor."""
+    def anchor(self) -> SignedTreeHead | None:
+        """Write the current tree head, signed, to the anchor directory if the log grew since the last
+        anchor; then prune the anchors older than the retention. ``Conflict`` when the log fails its check
+        (nothing is signed over a damaged log)."""
         if self.anchors is None:
             return None
-        with read_snapshot(self.sessions) as session:
-            head = self.repository.head(session)
-            seq, hash_, at, signature = head.seq, head.hash, head.at, head.signature
-        if seq == 0 or at is None or not self.signer.same(signature, self.signer.head(seq, hash_, at)):
-            return None
         latest = self.anchors.latest()
-        if latest is not None and latest.seq >= seq:
-            return None
-        now = self.clock()
-        anchor = AnchorRead(seq=seq, hash=hash_, at=now, signature=self.signer.anchor(seq, hash_, now))
-        self.anchors.write(anchor)
-        return anchor
+        with read_snapshot(self.sessions) as session:
+            size = self.repository.head(session).seq
+            grown = size > 0 and (latest is None or anchor_size(latest) < size)
+            verified = verified_tree(session, self.repository, self.signer, latest) if grown else None
+        head = sign_tree_head(self.keyring, verified, self.clock)[0] if verified else None
+        if head is not None:
+            self.anchors.write(head)
+        if self.anchor_retention is not None:
+            self.anchors.prune(self.clock() - self.anchor_retention)
+        return head
+
+    def public_keys(self) -> AuditPublicKeysRead:
+        """Every Ed25519 public key that signs or signed tree heads, with its validity."""
+        return self.keyring.published_keys()
+
+    def rotate_signing_key(
+        self, actor: Actor, new_key: Ed25519PrivateKey | None = None
+    ) -> tuple[PublicKeyRead, PublicKeyRead]:
+        """Retire the Ed25519 key now and sign with ``new_key`` (fresh by default); audited before it takes
+        effect. The retired key stays published with its validity, so the heads it signed still verify."""
+        current, _ = self.keyring.signing_key()
+        new_key = new_key or Ed25519PrivateKey.generate()
+        details = {"retired_key_id": current.key_id, "new_key_id": key_id_of(new_key.public_key())}
+        self.record_event(actor, "audit.key_rotated", outcome="ok", details=details)
+        return self.keyring.rotate(new_key)
 
     def export(self, fmt: ExportFormat = "jsonl", filters: AuditFilters | None = None) -> Iterator[str]:
-        """The log as JSONL (one canonical record per line, re-verifiable) or CSV, streamed page by page:
-        each item yielded is a chunk of whole lines."""
+        """The records matching ``filters`` (the whole log by default) as JSONL or CSV with a signed tree head
+        and an inclusion proof per record (:mod:`triage.domain.audit.export_format`), streamed: each item is a
+        chunk of whole lines.
+
+        Blocking until the first chunk: the tree is built and the head signed before this returns, so a
+        damaged log (``Conflict``) or a database outage fails the call, not the middle of a download."""
         if fmt not in ("jsonl", "csv"):
             raise InvalidInput(f"unknown export format {fmt!r}: use jsonl or csv")
-        return self._export(fmt, filters or AuditFilters())
+        filters = filters or AuditFilters()
+        with read_snapshot(self.sessions) as session:
+            verified = verified_tree(session, self.repository, self.signer, self._latest_anchor())
+            selected = (
+                None
+                if filters == AuditFilters()
+                else self.repository.seqs(session, filters, upto=verified.size)
+            )
+        header = self._export_header(verified, filters, selected)
+        return self._export_chunks(fmt, header, verified, filters)
 
-    def _export(self, fmt: ExportFormat, filters: AuditFilters) -> Iterator[str]:
-        if fmt == "csv":
-            yield _csv_line(EXPORT_FIELDS)
+    def _latest_anchor(self) -> SignedTreeHead | None:
+        latest = self.anchors.latest() if self.anchors is not None else None
+        return latest if isinstance(latest, SignedTreeHead) else None
+
+    def _export_header(
+        self, verified: VerifiedTree, filters: AuditFilters, selected: list[int] | None
+    ) -> ExportHeader:
+        head, entry, private = sign_tree_head(self.keyring, verified, self.clock)
+        filter_ = export_format.filter_dict(filters)
+        count = verified.size if selected is None else len(selected)
+        selection = ExportSelection(
+            filter=filter_,
+            complete=selected is None,
+            count=count,
+            seqs=selected,
+            signature=sign(private, selection_message(head, filter_, selected, count)),
+        )
+        return ExportHeader(tree_head=head, public_key=entry, selection=selection)
+
+    def _export_chunks(
+        self, fmt: ExportFormat, header: ExportHeader, verified: VerifiedTree, filters: AuditFilters
+    ) -> Iterator[str]:
+        csv = fmt == "csv"
+        yield export_format.csv_header(header) if csv else export_format.jsonl_header(header)
+        if not verified.size:
+            return
+        proofs = ProofBuilder(verified.tree, verified.size)
         after = 0
         while True:
             # A short transaction per page: a slow download never holds a lock or a snapshot for long.
             with read_snapshot(self.sessions) as session:
-                rows = [
-                    _row_dict(row)
-                    for row in self.repository.page(session, filters, after=after, limit=MAX_PAGE)
-                ]
+                page = self.repository.page(session, filters, after=after, limit=MAX_PAGE, upto=verified.size)
+                rows = [_row_dict(row) for row in page]
             lines: list[str] = []
             for record in rows:
                 record["at"] = format_time(record["at"])
-                if fmt == "jsonl":
-                    lines.append(canonical_json(record) + "\n")
-                else:
-                    lines.append(_csv_line([_csv_cell(record[name]) for name in EXPORT_FIELDS]))
+                path = proofs.proof(record["seq"] - 1)
+                lines.append(
+                    export_format.csv_record(record, path)
+                    if csv
+                    else export_format.jsonl_record(record, path)
+                )
             if lines:
                 yield "".join(lines)
             if len(rows) < MAX_PAGE:
                 return
             after = rows[-1]["seq"]
-
-
-def verify_export(lines: Iterable[str], signer: AuditSigner) -> VerifyRead:
-    """Re-verify a JSONL export offline: hashes, links and record signatures (not the live head)."""
-    verifier = ChainVerifier(signer)
-    for line in lines:
-        if line.strip() and not verifier.feed(json.loads(line)):
-            break
-    return VerifyRead(
-        ok=verifier.ok,
-        checked=verifier.checked,
-        first_bad_seq=verifier.first_bad_seq,
-        problem=verifier.problem,
-        head_seq=verifier.last_seq,
-        anchors_checked=0,
-    )
-
-
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return canonical_json(value)
-    return str(value)
-
-
-def _csv_line(values: Iterable[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
-    return buffer.getvalue()
