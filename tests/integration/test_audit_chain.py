@@ -286,11 +286,13 @@ def test_record_denial_is_audited(audit_service: AuditService) -> None:
     audit_service.record_denial(Actor(subject="mallory", role=None), "/v1/audit", "missing role compliance")
 
     [record] = audit_service.query(AuditFilters(action="access.denied")).items
-    assert (record.actor_subject, record.outcome, record.details) == (
+    assert (record.actor_subject, record.outcome, record.reason) == (
         "mallory",
         "denied",
-        {"route": "/v1/audit"},
+        "missing role compliance",
     )
+    assert record.details is not None
+    assert (record.details["route"], record.details["count"]) == ("/v1/audit", 1)
 
 
 def test_appends_from_a_rolled_back_transaction_leave_no_gap(

@@ -10,6 +10,7 @@ back to an older state) and in exports, whose every record carries its Merkle in
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from triage.db.engine import read_snapshot, unit_of_work
 from triage.db.tables import AuditLogRow
 from triage.domain.audit import export_format
 from triage.domain.audit.anchors import AnchorStore, anchor_size
+from triage.domain.audit.denials import DenialAggregator
 from triage.domain.audit.heads import VerifiedTree, sign_tree_head, verified_tree
 from triage.domain.audit.keyring import AuditKeyring
 from triage.domain.audit.merkle import ProofBuilder
@@ -51,6 +53,7 @@ from triage.domain.audit.verification import ChainVerifier, HeadState, finish
 
 MAX_PAGE = 500
 """Audit pages may be longer than the other listings (compliance reads the log in bulk)."""
+DEFAULT_DENIAL_INTERVAL_S = 60.0
 
 
 def _row_dict(row: AuditLogRow) -> dict[str, Any]:
@@ -69,15 +72,17 @@ class AuditService:
         clock: Callable[[], datetime] = utc_now,
         keyring: AuditKeyring | None = None,
         anchor_retention: timedelta | None = None,
+        denial_interval_s: float = DEFAULT_DENIAL_INTERVAL_S,
     ) -> None:
         """``signing_key`` is the HMAC key, or the settings: then their HMAC key, Ed25519 keyring, anchor
-        directory and anchor retention are used. Without a ``keyring`` the Ed25519 key lives
+        directory, anchor retention and denial interval are used. Without a ``keyring`` the Ed25519 key lives
         in memory (tools and tests that only append)."""
         if isinstance(signing_key, Settings):
             settings = signing_key
             anchors = anchors or AnchorStore(settings.audit_anchor_dir)
             keyring = keyring or AuditKeyring.from_settings(settings, clock=clock)
             anchor_retention = anchor_retention or timedelta(days=settings.audit_anchor_retention_days)
+            denial_interval_s = settings.audit_denial_interval_s
             signing_key = settings.audit_signing_key
         self.sessions = sessions
         self.signer = AuditSigner(signing_key)
@@ -86,6 +91,8 @@ class AuditService:
         self.keyring = keyring or AuditKeyring(clock=clock)
         self.anchor_retention = anchor_retention
         self.repository = AuditRepository()
+        self.denials = DenialAggregator(denial_interval_s)
+        self._denials_lock = threading.Lock()
 
     def append(self, session: Session, entries: Sequence[AuditEntryCreate]) -> list[AuditRecordRead]:
         """Append ``entries`` inside the caller's transaction, so they commit or roll back with the change.
@@ -128,8 +135,29 @@ class AuditService:
         return self.append_now([AuditEntryCreate(action=action, actor=actor, **fields)])[0]
 
     def record_denial(self, actor: Actor, route: str, reason: str) -> None:
-        """Audit a refused request (authentication or authorisation) in its own transaction."""
-        self.record_event(actor, "access.denied", outcome="denied", reason=reason, details={"route": route})
+        """Audit a refused request (authentication or authorisation), aggregated per (key or subject, role,
+        reason) and interval: the first refusal of a burst is recorded at once, the rest as one record with
+        a ``count`` per interval (see :mod:`triage.domain.audit.denials`). A failed write raises, so the
+        request fails, and leaves the counts as they were."""
+        with self._denials_lock:
+            saved = self.denials.save()
+            try:
+                self.append_now(self.denials.observe(actor, route, reason, self.clock()))
+            except BaseException:
+                self.denials.restore(saved)
+                raise
+
+    def flush_denials(self, *, everything: bool = False) -> int:
+        """Record the counts of the denial intervals that have ended (all, with ``everything``: at shutdown);
+        the number of records written. Run it periodically so a burst's count is not left waiting for the
+        next refusal."""
+        with self._denials_lock:
+            saved = self.denials.save()
+            try:
+                return len(self.append_now(self.denials.flush(self.clock(), everything=everything)))
+            except BaseException:
+                self.denials.restore(saved)
+                raise
 
     @staticmethod
     def _values(entry: AuditEntryCreate, *, seq: int, at: datetime, prev_hash: str) -> dict[str, Any]:
