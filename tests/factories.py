@@ -163,6 +163,7 @@ def make_record(
             "versions": {"model": "model-abc", "policy": "policy-123", "prompts": "prompts-xyz"},
             "degraded": [],
             "review_due_at": review_due_at.isoformat() if review_due_at else None,
+            "updated_at": created_at.isoformat(),
         }
     )
     return TriageRecord(

@@ -86,7 +86,7 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
     sessions = create_session_factory(settings.resolved_database_url)
     audit = AuditService(sessions, settings)
     events = EventOutbox(sessions, settings.event_source)
-    cases = CaseService(sessions, audit, events)
+    cases = CaseService(sessions, audit, events, taxonomy=taxonomy)
     embedder = CachingEmbedder(
         SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
     )

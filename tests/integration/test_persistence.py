@@ -17,6 +17,7 @@ from triage.db.migrate import is_up_to_date, upgrade_database
 from triage.db.tables import AuditLogRow, CaseRow, ItemRow
 from triage.domain.audit.schemas import AuditFilters
 from triage.domain.audit.services import AuditService
+from triage.domain.cases.repositories import CaseFilters
 from triage.domain.cases.schemas import ResolutionCreate
 from triage.domain.cases.services import CaseService
 
@@ -121,13 +122,13 @@ def test_list_filters_and_pages_newest_first(case_service: CaseService) -> None:
     first, cursor = case_service.list(limit=2)
     second, cursor2 = case_service.list(limit=2, cursor=cursor)
     third, cursor3 = case_service.list(limit=2, cursor=cursor2)
-    only_a, _ = case_service.list(customer_id="CUST-A")
+    only_a, _ = case_service.list(CaseFilters(customer_id="CUST-A"))
 
     assert [c.case_id for c in first + second + third] == ["case-4", "case-3", "case-2", "case-1", "case-0"]
     assert cursor3 is None
     assert [c.case_id for c in only_a] == ["case-4", "case-2", "case-0"]
-    assert case_service.list(label="credit_hold")[0] == []
-    assert len(case_service.list(team="fulfillment", status=CaseStatus.PENDING_REVIEW)[0]) == 5
+    assert case_service.list(CaseFilters(label="credit_hold"))[0] == []
+    assert len(case_service.list(CaseFilters(team="fulfillment", status=CaseStatus.PENDING_REVIEW))[0]) == 5
 
 
 def test_resolution_is_recorded_once_and_audited(

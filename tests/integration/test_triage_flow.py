@@ -226,3 +226,71 @@ def test_a_resolved_cases_items_are_closed(env: LiveApp) -> None:
     assert late.status_code == 409, late.text
     queue = env.client.get("/v1/reviews", params={"limit": 200}, headers=env.auth(AGENT)).json()
     assert item_id not in {item["item_id"] for item in queue["items"]}
+
+
+def test_a_case_carries_an_etag_and_if_none_match_answers_304(env: LiveApp) -> None:
+    event = shipped_test_events(90)[85]
+    case = post(env, event).json()
+    url = f"/v1/cases/{case['case_id']}"
+    first = env.client.get(url, headers=env.auth(WORKFLOW))
+    etag = first.headers["etag"]
+    assert first.json()["version"] == 1 and first.json()["updated_at"]
+    unchanged = env.client.get(url, headers=env.auth(WORKFLOW) | {"If-None-Match": etag})
+    assert unchanged.status_code == 304 and not unchanged.content
+    body = {"outcome": "resolved", "resolution_action": "propose_transfer", "resolution": "Moved stock"}
+    assert env.client.post(f"{url}/resolution", json=body, headers=env.auth(WORKFLOW)).status_code == 201
+    changed = env.client.get(url, headers=env.auth(WORKFLOW) | {"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    resolved = changed.json()
+    assert resolved["status"] == "resolved" and resolved["resolution"]["resolved_by"] == "test-workflow"
+
+
+def test_updated_since_lists_only_cases_changed_since(env: LiveApp) -> None:
+    case = post(env, shipped_test_events(95)[91]).json()
+    since = case["updated_at"]
+    listed = env.client.get("/v1/cases", params={"updated_since": since}, headers=env.auth(WORKFLOW)).json()
+    assert case["case_id"] in [c["case_id"] for c in listed["items"]]
+    later = env.client.get(
+        "/v1/cases", params={"updated_since": "2099-01-01T00:00:00Z"}, headers=env.auth(WORKFLOW)
+    ).json()
+    assert later["items"] == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"status": "bogus"},
+        {"label": "not_a_label"},
+        {"team": "nobody"},
+        {"updated_since": "2026-05-01T08:00:00"},
+    ],
+)
+def test_unknown_filter_values_are_422(env: LiveApp, params: dict[str, str]) -> None:
+    response = env.client.get("/v1/cases", params=params, headers=env.auth(WORKFLOW))
+    assert response.status_code == 422, (params, response.status_code, response.text[:300])
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_workflow_hears_decisions_through_the_case_and_the_feed(env: LiveApp) -> None:
+    start = env.client.get("/v1/events", headers=env.auth(WORKFLOW)).json()
+    cursor = start["next_cursor"]
+    while start["items"]:
+        start = env.client.get("/v1/events", params={"after": cursor}, headers=env.auth(WORKFLOW)).json()
+        cursor = start["next_cursor"]
+    case = post(env, shipped_test_events(99)[97]).json()
+    draft = case["drafts"]["customer_update"]
+    if draft["status"] != "pending_review":
+        pytest.skip("this case's customer update needs no review")
+    body = {"item_id": draft["item_id"], "expected_version": 1, "decision": "reject", "reason": "wrong ETA"}
+    decided = env.client.post(f"/v1/cases/{case['case_id']}/decisions", json=body, headers=env.auth(AGENT))
+    assert decided.status_code == 201, decided.text
+
+    seen = env.client.get(f"/v1/cases/{case['case_id']}", headers=env.auth(WORKFLOW)).json()
+    assert seen["decisions"][0]["reason"] == "wrong ETA" and seen["decisions"][0]["decision"] == "reject"
+    feed = env.client.get(
+        "/v1/events", params={"after": cursor, "wait": 1}, headers=env.auth(WORKFLOW)
+    ).json()
+    types = [e["type"] for e in feed["items"] if e["subject"] == case["case_id"]]
+    assert types[:2] == ["case.triaged", "item.rejected"]
+    rejected = next(e for e in feed["items"] if e["type"] == "item.rejected")
+    assert rejected["data"]["reason"] == "wrong ETA" and rejected["specversion"] == "1.0"

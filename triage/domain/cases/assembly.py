@@ -204,6 +204,7 @@ def case_response(
         versions=result.versions,
         degraded=result.degraded,
         review_due_at=review_due_at,
+        updated_at=now,
     )
 
 

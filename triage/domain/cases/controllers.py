@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
+from litestar.di import Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import Dependency, Parameter
 
 from triage.core.events import ExceptionEvent
 from triage.core.paging import MAX_PAGE
 from triage.core.vocabulary import CaseStatus
 from triage.domain.auth import visible_teams
+from triage.domain.cases.repositories import CaseFilters
 from triage.domain.cases.schemas import ResolutionCreate, TriageCase
 from triage.domain.cases.schemas_page import CasePage, SimilarScope
 from triage.domain.dependencies import (
@@ -25,6 +28,27 @@ from triage.domain.dependencies import (
 
 NOT_FOUND = {404: ResponseSpec(None, description="No such case (or not one of the caller's teams)")}
 CONFLICT = {409: ResponseSpec(None, description="Conflicts with what is already recorded")}
+
+
+def case_filters(
+    caller: CurrentActor,
+    status: CaseStatus | None = None,
+    label: Annotated[str | None, Parameter(description="a taxonomy label")] = None,
+    customer_id: str | None = None,
+    team: Annotated[str | None, Parameter(description="the team whose queue holds the case")] = None,
+    updated_since: Annotated[
+        datetime | None, Parameter(description="only cases changed at or after (ISO 8601 with offset)")
+    ] = None,
+) -> CaseFilters:
+    """The list's filters from its query parameters, limited to the teams the caller may see."""
+    return CaseFilters(
+        status=status,
+        label=label,
+        customer_id=customer_id,
+        team=team,
+        updated_since=updated_since,
+        visible_teams=visible_teams(caller),
+    )
 
 
 class CaseController(Controller):
@@ -58,33 +82,38 @@ class CaseController(Controller):
         metrics.observe(case, created)
         return Response(case, status_code=201 if created else 200)
 
-    @get("/v1/cases", summary="Cases, newest first, cursor-paginated (an agent sees their teams' cases)")
+    @get(
+        "/v1/cases",
+        summary="Cases, newest first, cursor-paginated (an agent sees their teams' cases)",
+        dependencies={"filters": Provide(case_filters, sync_to_thread=False)},
+    )
     async def list_cases(
         self,
-        caller: CurrentActor,
+        filters: Annotated[CaseFilters, Dependency(skip_validation=True)],
         case_service: CaseServiceDep,
-        status: CaseStatus | None = None,
-        label: str | None = None,
-        customer_id: str | None = None,
-        team: str | None = None,
         cursor: str | None = None,
         limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 50,
     ) -> CasePage:
-        cases, next_cursor = await asyncio.to_thread(
-            case_service.list,
-            status=status,
-            label=label,
-            customer_id=customer_id,
-            team=team,
-            visible_teams=visible_teams(caller),
-            cursor=cursor,
-            limit=limit,
-        )
+        cases, next_cursor = await asyncio.to_thread(case_service.list, filters, cursor=cursor, limit=limit)
         return CasePage(items=cases, next_cursor=next_cursor)
 
-    @get("/v1/cases/{case_id:str}", summary="One case", responses=NOT_FOUND)
-    async def get_case(self, case_id: str, caller: CurrentActor, case_service: CaseServiceDep) -> TriageCase:
-        return await asyncio.to_thread(case_service.get, case_id, caller)
+    @get(
+        "/v1/cases/{case_id:str}",
+        summary="One case (ETag: its version; If-None-Match answers 304 when unchanged)",
+        responses={**NOT_FOUND, 304: ResponseSpec(None, description="Unchanged since the ETag given")},
+    )
+    async def get_case(
+        self,
+        case_id: str,
+        caller: CurrentActor,
+        case_service: CaseServiceDep,
+        if_none_match: Annotated[str | None, Parameter(header="If-None-Match")] = None,
+    ) -> Response[TriageCase | None]:
+        case = await asyncio.to_thread(case_service.get, case_id, caller)
+        etag = f'"{case.case_id}.{case.version}"'
+        if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")}:
+            return Response(None, status_code=304, headers={"ETag": etag})
+        return Response(case, headers={"ETag": etag})
 
     @post(
         "/v1/cases/{case_id:str}/resolution",

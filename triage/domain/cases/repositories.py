@@ -10,7 +10,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from triage.core.paging import decode_cursor, encode_cursor
-from triage.db.tables import CaseRow, ItemRow
+from triage.db.tables import CaseRow, DecisionRow, ItemRow
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class CaseFilters:
     team: str | None = None
     visible_teams: frozenset[str] | None = None
     """None: every team; otherwise only cases owned by one of these teams (an agent's queues)."""
+    updated_since: datetime | None = None
 
 
 class CaseRepository:
@@ -50,6 +51,14 @@ class CaseRepository:
             grouped[item.case_id].append(item)
         return grouped
 
+    def decisions(self, session: Session, case_ids: Sequence[str]) -> dict[str, list[DecisionRow]]:
+        grouped: dict[str, list[DecisionRow]] = {case_id: [] for case_id in case_ids}
+        if case_ids:
+            statement = select(DecisionRow).where(DecisionRow.case_id.in_(case_ids)).order_by(DecisionRow.id)
+            for decision in session.execute(statement).scalars():
+                grouped[decision.case_id].append(decision)
+        return grouped
+
     def page(
         self, session: Session, filters: CaseFilters, *, cursor: str | None, limit: int
     ) -> list[CaseRow]:
@@ -63,6 +72,8 @@ class CaseRepository:
             statement = statement.where(CaseRow.customer_id == filters.customer_id)
         if filters.team is not None:
             statement = statement.where(CaseRow.team == filters.team)
+        if filters.updated_since is not None:
+            statement = statement.where(CaseRow.updated_at >= filters.updated_since)
         if filters.visible_teams is not None:
             statement = statement.where(CaseRow.team.in_(sorted(filters.visible_teams)))
         if cursor:

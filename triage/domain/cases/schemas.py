@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from triage.core.events import ExceptionEvent
 from triage.core.text import FreeText
-from triage.core.vocabulary import CaseStatus, GateDecision, GateMode, ItemStatus, Severity
+from triage.core.vocabulary import CaseStatus, Decision, GateDecision, GateMode, ItemStatus, Severity
 
 
 class Read(BaseModel):
@@ -100,6 +100,30 @@ class VersionsRead(Read):
     embedding_model: str | None = None
 
 
+class CaseDecisionRead(Read):
+    """One human decision on one of the case's items."""
+
+    item_id: str = Field(description="The recommendation or draft decided.")
+    decision: Decision = Field(description="approve | reject | edit_and_approve.")
+    decided_by: str = Field(description="Who decided (the API key's subject).")
+    role: str = Field(description="Their role when deciding.")
+    reason: str | None = Field(default=None, description="Why (required to reject or to override the label).")
+    label_override: str | None = Field(default=None, description="The reviewer's label, when it differs.")
+    text: str | None = Field(default=None, description="The draft's text after the decision (drafts only).")
+    at: datetime = Field(description="When.")
+
+
+class ResolutionRead(Read):
+    """The final outcome the workflow recorded."""
+
+    outcome: str
+    resolution_action: str
+    resolution: str
+    hours_to_resolve: float | None = None
+    resolved_by: str
+    resolved_at: datetime
+
+
 class TriageCase(Read):
     """What ``POST /v1/exceptions`` returns and ``GET /v1/cases/{id}`` shows."""
 
@@ -118,6 +142,14 @@ class TriageCase(Read):
     versions: VersionsRead
     degraded: list[str]
     review_due_at: datetime | None = None
+    version: int = Field(default=1, description="Goes up with every change to the case (also its ETag).")
+    updated_at: datetime | None = Field(default=None, description="When the case last changed.")
+    decisions: list[CaseDecisionRead] = Field(
+        default_factory=list, description="Human decisions on the case's items, oldest first."
+    )
+    resolution: ResolutionRead | None = Field(
+        default=None, description="The recorded outcome, once resolved."
+    )
 
 
 class ResolutionCreate(BaseModel):

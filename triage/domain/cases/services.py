@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from triage.core.actors import Actor
 from triage.core.clock import Clock, utc_now
-from triage.core.errors import Conflict, NotFound
+from triage.core.errors import Conflict, InvalidInput, NotFound
 from triage.core.events import ExceptionEvent
 from triage.core.paging import clamp_limit
 from triage.core.vocabulary import CaseStatus, ItemStatus
 from triage.db.engine import read_snapshot, unit_of_work
-from triage.db.tables import CaseRow, ItemRow
+from triage.db.tables import CaseRow, DecisionRow, ItemRow
 from triage.domain.audit.schemas import AuditEntryCreate
 from triage.domain.audit.services import AuditService
 from triage.domain.auth.policy import may_see_team
@@ -29,6 +29,7 @@ from triage.domain.cases.repositories import CaseFilters, CaseRepository, next_p
 from triage.domain.cases.schemas import ResolutionCreate, TriageCase
 from triage.domain.events.schemas import EventCreate, EventType
 from triage.domain.events.services import EventOutbox
+from triage.engines.policy.taxonomy import Taxonomy
 
 ITEM_ACTIONS = {
     ItemStatus.AUTO_APPROVED: "item.auto_approved",
@@ -38,10 +39,15 @@ ITEM_ACTIONS = {
 }
 
 
-def case_read(case: CaseRow, items: Sequence[ItemRow]) -> TriageCase:
-    """The stored response with the current case status and item statuses laid over it."""
+def case_read(case: CaseRow, items: Sequence[ItemRow], decisions: Sequence[DecisionRow] = ()) -> TriageCase:
+    """The stored response with the case's current state laid over it: status, item statuses and edited
+    texts, version, decisions and resolution."""
     data: dict[str, Any] = dict(case.response)
     data["status"] = case.status
+    data["version"] = case.version
+    data["updated_at"] = case.updated_at
+    data["decisions"] = [_decision_read(d) for d in decisions]
+    data["resolution"] = _resolution_read(case)
     by_id = {item.item_id: item for item in items}
     by_key = {item.key: item for item in items}
     for recommendation in data.get("recommendations") or []:
@@ -66,11 +72,14 @@ class CaseService:
         audit: AuditService,
         events: EventOutbox,
         *,
+        taxonomy: Taxonomy | None = None,
         clock: Clock = utc_now,
     ) -> None:
+        """``taxonomy``: when given, list filters naming an unknown label or team are refused."""
         self.sessions = sessions
         self.audit = audit
         self.events = events
+        self.taxonomy = taxonomy
         self.clock = clock
         self.repository = CaseRepository()
 
@@ -81,7 +90,7 @@ class CaseService:
             if case is None:
                 return None
             self._same_body(case, body_hash)
-            return case_read(case, self.repository.items(session, [case.case_id])[case.case_id])
+            return self._read(session, case)
 
     @staticmethod
     def _same_body(case: CaseRow, body_hash: str) -> None:
@@ -114,7 +123,12 @@ class CaseService:
         """One case; ``NotFound`` when it does not exist or ``actor`` may not see its team."""
         with read_snapshot(self.sessions) as session:
             case = self._visible(self.repository.get(session, case_id), case_id, actor)
-            return case_read(case, self.repository.items(session, [case_id])[case_id])
+            return self._read(session, case)
+
+    def _read(self, session: Session, case: CaseRow) -> TriageCase:
+        case_id = case.case_id
+        items = self.repository.items(session, [case_id])[case_id]
+        return case_read(case, items, self.repository.decisions(session, [case_id])[case_id])
 
     @staticmethod
     def _visible(case: CaseRow | None, case_id: str, actor: Actor | None) -> CaseRow:
@@ -133,26 +147,31 @@ class CaseService:
             return ExceptionEvent.model_validate(case.event)
 
     def list(
-        self,
-        *,
-        status: CaseStatus | None = None,
-        label: str | None = None,
-        customer_id: str | None = None,
-        team: str | None = None,
-        visible_teams: frozenset[str] | None = None,
-        cursor: str | None = None,
-        limit: int = 50,
+        self, filters: CaseFilters | None = None, *, cursor: str | None = None, limit: int = 50
     ) -> tuple[list[TriageCase], str | None]:
-        """Cases newest first, filtered; the second value is the cursor of the next page (or None)."""
+        """Cases newest first, filtered; the second value is the cursor of the next page (or None).
+        ``InvalidInput`` for a label or team the taxonomy does not know, or a naive ``updated_since``."""
+        filters = filters or CaseFilters()
+        self._check(filters)
         limit = clamp_limit(limit)
-        filters = CaseFilters(
-            status=status, label=label, customer_id=customer_id, team=team, visible_teams=visible_teams
-        )
         with read_snapshot(self.sessions) as session:
             rows = self.repository.page(session, filters, cursor=cursor, limit=limit + 1)
             page = rows[:limit]
             items = self.repository.items(session, [row.case_id for row in page])
-            return [case_read(row, items[row.case_id]) for row in page], next_page_cursor(rows, limit)
+            decisions = self.repository.decisions(session, [row.case_id for row in page])
+            cases = [case_read(row, items[row.case_id], decisions[row.case_id]) for row in page]
+            return cases, next_page_cursor(rows, limit)
+
+    def _check(self, filters: CaseFilters) -> None:
+        if filters.updated_since is not None and filters.updated_since.tzinfo is None:
+            raise InvalidInput("updated_since must carry a timezone offset, e.g. 2026-05-01T08:00:00Z")
+        if self.taxonomy is None:
+            return
+        if filters.label is not None and filters.label not in self.taxonomy.labels:
+            raise InvalidInput(f"label {filters.label!r} is not one of {', '.join(self.taxonomy.labels)}")
+        teams = self.taxonomy.teams
+        if filters.team is not None and filters.team not in teams:
+            raise InvalidInput(f"team {filters.team!r} is not one of {', '.join(sorted(teams))}")
 
     def record_resolution(
         self, case_id: str, body: ResolutionCreate, actor: Actor
@@ -166,7 +185,7 @@ class CaseService:
                 self._resolve(session, case, body, actor)
             elif _stored_resolution(case) != body:
                 raise Conflict(f"case {case_id!r} already has a different resolution")
-            return case_read(case, self.repository.items(session, [case_id])[case_id]), created
+            return self._read(session, case), created
 
     def _resolve(self, session: Session, case: CaseRow, body: ResolutionCreate, actor: Actor) -> None:
         before = {"status": case.status}
@@ -415,3 +434,29 @@ def triaged_event(record: TriageRecord) -> EventCreate:
             "versions": case.versions.model_dump(mode="json"),
         },
     )
+
+
+def _decision_read(row: DecisionRow) -> dict[str, Any]:
+    return {
+        "item_id": row.item_id,
+        "decision": row.decision,
+        "decided_by": row.actor_subject,
+        "role": row.actor_role,
+        "reason": row.reason,
+        "label_override": row.label_override,
+        "text": row.after_text,
+        "at": row.created_at,
+    }
+
+
+def _resolution_read(case: CaseRow) -> dict[str, Any] | None:
+    if case.resolution_outcome is None:
+        return None
+    return {
+        "outcome": case.resolution_outcome,
+        "resolution_action": case.resolution_action,
+        "resolution": case.resolution_text,
+        "hours_to_resolve": case.hours_to_resolve,
+        "resolved_by": case.resolved_by,
+        "resolved_at": case.resolved_at,
+    }

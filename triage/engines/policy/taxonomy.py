@@ -108,6 +108,11 @@ class Taxonomy(_Strict):
     def category(self, label: str) -> TaxonomyCategory:
         return self.categories.get(label) or self.categories[FALLBACK_LABEL]
 
+    @property
+    def teams(self) -> frozenset[str]:
+        """Every team that owns a category (the manual triage desk included)."""
+        return frozenset(category.owner_team for category in self.categories.values())
+
     def owner_team(self, label: str) -> str:
         return self.category(label).owner_team
 
