@@ -221,6 +221,13 @@ def test_the_csv_export_verifies_and_its_formula_cells_are_escaped(
     assert (result.ok, result.format, result.checked) == (True, "csv", RECORDS_PER_CASE + len(FORMULAS))
     tampered = exported.replace("'=HYPERLINK", "'=HYPERLYNK")
     assert_fails(verify_export_text(tampered, keys), "tampered", 3 * RECORDS_PER_CASE + 1, "altered")
+    cut = exported[: exported.rindex("\r\nrecord,") + 2]
+    assert_fails(
+        verify_export_text(cut, keys), "truncated", 3 * RECORDS_PER_CASE + len(FORMULAS), "truncated"
+    )
+    assert_fails(
+        verify_export_text(exported + "record,\x00\r\n", keys), "tampered", None, "after the last record"
+    )
 
 
 def test_a_wrong_public_key_is_reported_as_a_wrong_key(

@@ -21,7 +21,7 @@ from triage.core.errors import ConfigurationError
 from triage.domain.audit.anchors import AnchorStore
 from triage.domain.audit.export_verify import trusted_keys_from_text, verify_export_text
 from triage.domain.audit.keyring import AuditKeyring
-from triage.domain.audit.schemas import AuditFilters
+from triage.domain.audit.schemas import AnchorRead, AuditFilters
 from triage.domain.audit.services import AuditService
 from triage.domain.audit.signing import private_pem
 
@@ -161,3 +161,23 @@ def test_a_wrong_hmac_key_is_named_not_called_a_rewrite(
     assert (result.ok, result.failure, result.first_bad_seq) == (False, "wrong_key", 1)
     assert result.problem is not None and "wrong TRIAGE_AUDIT_SIGNING_KEY" in result.problem
     assert "rewritten" not in result.problem
+
+
+def test_a_legacy_hmac_anchor_still_verifies(
+    audit_service: AuditService, settings: Settings, anchor_store: AnchorStore, clock: FakeClock
+) -> None:
+    append_case(audit_service)
+    head = audit_service.query(AuditFilters()).items[-1]
+    legacy = AnchorRead(
+        seq=head.seq,
+        hash=head.hash,
+        at=clock(),
+        signature=audit_service.signer.anchor(head.seq, head.hash, clock()),
+    )
+    anchor_store.directory.mkdir(parents=True, exist_ok=True)
+    (anchor_store.directory / f"anchor-{head.seq:012d}.json").write_text(legacy.model_dump_json())
+
+    assert audit_service.verify().ok
+    forged = legacy.model_copy(update={"hash": "0" * 64})
+    (anchor_store.directory / f"anchor-{head.seq:012d}.json").write_text(forged.model_dump_json())
+    assert audit_service.verify().problem == f"anchor anchor-{head.seq:012d}.json has an invalid signature"

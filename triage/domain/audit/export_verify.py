@@ -136,13 +136,16 @@ class _RecordChecker:
     def feed(self, record: Mapping[str, Any] | None) -> None:
         want = self.expected_seq(self.checked)
         seq = record.get("seq") if record is not None else None
+        if want is None:
+            extra = seq if isinstance(seq, int) else None
+            raise ExportProblem(
+                "tampered",
+                f"a line after the last record is not among the {self.expected} the header lists",
+                extra,
+            )
         if record is None or not isinstance(seq, int):
             raise ExportProblem(
                 "tampered", f"the line in place of record {want} is not a readable record", want
-            )
-        if want is None:
-            raise ExportProblem(
-                "tampered", f"record {seq} is not among the records the export's header lists", seq
             )
         if seq != want:
             if seq > want:
@@ -267,10 +270,16 @@ def verify_export_lines(
         checker.finish()
     except ExportProblem as found:
         return _result(fmt, header, checker, public_keys, found)
-    except ValueError as exc:
-        return _result(
-            fmt, header, checker, public_keys, ExportProblem("malformed", f"unreadable export: {exc}")
+    except (ValueError, csv.Error) as exc:
+        if checker is None:
+            return _result(
+                fmt, header, checker, public_keys, ExportProblem("malformed", f"unreadable export: {exc}")
+            )
+        seq = checker.expected_seq(checker.checked)
+        unreadable = ExportProblem(
+            "tampered", f"the export is unreadable where record {seq} should be: {exc}", seq
         )
+        return _result(fmt, header, checker, public_keys, unreadable)
     return _result(fmt, header, checker, public_keys, None)
 
 
