@@ -83,6 +83,8 @@ class AuditKeyring:
         self.clock = clock
         self._memory_key: Ed25519PrivateKey | None = None
         self._memory_keys: list[PublicKeyRead] = []
+        if private_key_file is None and public_keys_file is None:
+            self.ensure()  # at once, so threads sharing a memory keyring never race to create the key
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utc_now) -> AuditKeyring:
