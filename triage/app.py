@@ -35,6 +35,7 @@ from triage.domain.events.controllers import EventController, WebhookController
 from triage.domain.policy.controllers import PolicyController
 from triage.domain.reviews.controllers import ReviewController
 from triage.domain.system.controllers import SystemController
+from triage.openapi_docs import document_problems
 from triage.strict_input import StrictJSONRequest
 from triage.wiring import Job, ServiceRegistry, Services, background_jobs
 
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None, *, registry: ServiceRegistry | 
             if registry.services is not None:
                 tasks.extend(asyncio.create_task(_every(job)) for job in background_jobs(registry.services))
 
+        document_problems(app.openapi_schema)
         tasks.append(asyncio.create_task(start()))
         try:
             yield

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from triage.core.text import BusinessDate, EventTime, FreeText, SingleLine, single_line
+from triage.core.text import BusinessDate, EventTime, FreeText, SingleLine, free_text, single_line
 
 MAX_DESCRIPTION_CHARS = 4000
 MAX_CUSTOMER_MESSAGE_CHARS = 8000
@@ -39,8 +39,8 @@ Identifier = Annotated[
 ShortText = Annotated[SingleLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Quantity = Annotated[Decimal, Field(ge=0, le=10_000_000, max_digits=14, decimal_places=4)]
 Money = Annotated[Decimal, Field(ge=0, le=1_000_000_000, max_digits=16, decimal_places=4)]
-ContextKey = Annotated[SingleLine, StringConstraints(min_length=1, max_length=64)]
-ContextValue = FreeText | int | float | bool | None
+ContextValue = str | int | float | bool | None
+MAX_CONTEXT_KEY_CHARS = 64
 
 
 class Input(BaseModel):
@@ -142,7 +142,10 @@ class ExceptionEvent(Input):
             description="Untrusted text from the customer; treated as data, never as instructions.",
         )
     )
-    context: dict[ContextKey, ContextValue] = Field(default_factory=dict, max_length=MAX_CONTEXT_KEYS)
+    context: dict[str, ContextValue] = Field(
+        default_factory=dict,
+        description=f"At most {MAX_CONTEXT_KEYS} free facts from the source system (untrusted: shown to people, never read by the models).",
+    )
 
     @field_validator("description", "customer_message")
     @classmethod
@@ -158,9 +161,17 @@ class ExceptionEvent(Input):
     @field_validator("context")
     @classmethod
     def _bounded_context(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Checked here rather than in the type, so the schema shows a plain object of scalars.
+        if len(value) > MAX_CONTEXT_KEYS:
+            raise ValueError(f"context may hold at most {MAX_CONTEXT_KEYS} keys")
         for key, item in value.items():
-            if isinstance(item, str) and len(item) > MAX_CONTEXT_VALUE_CHARS:
-                raise ValueError(f"context[{key!r}] is longer than {MAX_CONTEXT_VALUE_CHARS} characters")
+            if not 1 <= len(key) <= MAX_CONTEXT_KEY_CHARS:
+                raise ValueError(f"context keys must be 1 to {MAX_CONTEXT_KEY_CHARS} characters long")
+            single_line(key)
+            if isinstance(item, str):
+                if len(item) > MAX_CONTEXT_VALUE_CHARS:
+                    raise ValueError(f"context[{key!r}] is longer than {MAX_CONTEXT_VALUE_CHARS} characters")
+                free_text(item)
         return value
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
 from litestar.di import Provide
@@ -100,7 +100,11 @@ class CaseController(Controller):
     @get(
         "/v1/cases/{case_id:str}",
         summary="One case (ETag: its version; If-None-Match answers 304 when unchanged)",
-        responses={**NOT_FOUND, 304: ResponseSpec(None, description="Unchanged since the ETag given")},
+        responses={
+            200: ResponseSpec(TriageCase, description="The case, with its ETag"),
+            304: ResponseSpec(None, description="Unchanged since the ETag given"),
+            **NOT_FOUND,
+        },
     )
     async def get_case(
         self,
@@ -108,7 +112,7 @@ class CaseController(Controller):
         caller: CurrentActor,
         case_service: CaseServiceDep,
         if_none_match: Annotated[str | None, Parameter(header="If-None-Match")] = None,
-    ) -> Response[TriageCase | None]:
+    ) -> Response[Any]:
         case = await asyncio.to_thread(case_service.get, case_id, caller)
         etag = f'"{case.case_id}.{case.version}"'
         if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")}:
