@@ -57,6 +57,7 @@ class Services:
     delivery: DeliveryWorker
 
     def close(self) -> None:
+        self.audit.flush_denials(everything=True)
         self.connection.close()
 
 
@@ -157,6 +158,7 @@ def background_jobs(services: Services) -> list[Job]:
         Job("policy reload", settings.policy_poll_interval_s, services.policy.follow_file),
         Job("escalation", settings.escalation_interval_s, services.reviews.escalate_overdue),
         Job("audit anchor", settings.audit_anchor_interval_s, services.audit.anchor),
+        Job("audit denials", settings.audit_denial_interval_s, services.audit.flush_denials),
         Job("case store reconnect", settings.store_retry_interval_s, services.connection.reconnect),
         Job("webhook delivery", settings.webhook_poll_interval_s, services.delivery.deliver_due),
     ]

@@ -153,6 +153,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         database_url=database_url,
         audit_signing_key=SIGNING_KEY,
         audit_signing_key_file=root / "audit-signing-key.pem",
+        audit_public_keys_file=root / "audit-public-keys.json",
     )
     key_service = KeyService(ApiKeyRepository(create_session_factory(database_url)))
     teams = ("fulfillment", "finance", "logistics", "sales_operations", "customer_service", "compliance")
@@ -173,6 +174,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "TRIAGE_RATE_LIMIT_PER_ADDRESS_PER_MINUTE": "1000000",
         "TRIAGE_AUDIT_SIGNING_KEY": SIGNING_KEY,
         "TRIAGE_AUDIT_SIGNING_KEY_FILE": str(root / "audit-signing-key.pem"),
+        "TRIAGE_AUDIT_PUBLIC_KEYS_FILE": str(root / "audit-public-keys.json"),
         "TRIAGE_HISTORY_FILE": str(template_history()),
         "TRIAGE_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
         "TRIAGE_WEBHOOK_POLL_INTERVAL_S": "0.5",
