@@ -37,6 +37,7 @@ from triage.domain.reviews.controllers import ReviewController
 from triage.domain.system.controllers import SystemController
 from triage.openapi_docs import document_problems
 from triage.strict_input import StrictJSONRequest
+from triage.ui import ui_route_handlers, ui_template_config
 from triage.wiring import Job, ServiceRegistry, Services, background_jobs
 
 log = logging.getLogger("triage")
@@ -205,7 +206,9 @@ def create_app(settings: Settings | None = None, *, registry: ServiceRegistry | 
             PolicyController,
             EventController,
             WebhookController,
+            *ui_route_handlers(),
         ],
+        template_config=ui_template_config(),
         dependencies=provide_services(registry),
         middleware=[
             build_address_rate_limit_middleware(settings),
