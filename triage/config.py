@@ -57,6 +57,23 @@ class Settings(BaseSettings):
     qdrant_collection: str = "case_history"
     case_store: Literal["qdrant", "matrix"] = "qdrant"
     similar_k: int = Field(default=5, ge=1, le=50)
+    edge_exact_below: int = Field(default=20_000, ge=0)
+    """Embedded store: collections up to this many points are searched exactly, larger ones through HNSW."""
+    edge_hnsw_ef: int = Field(default=128, ge=1, le=4096)
+    """Embedded store: HNSW candidates per search (recall against exact search vs latency)."""
+
+    encoder_backend: Literal["torch", "onnx-int8"] = "torch"
+    """``onnx-int8``: the int8 ONNX Runtime encoder built into the classifier artifact at train time."""
+    encoder_threads: int = Field(default=1, ge=1, le=64)
+    """Compute threads of one encoder pass (torch intra-op or ONNX Runtime)."""
+    batch_max_size: int = Field(default=32, ge=1, le=1024)
+    """Micro-batching: most texts in one shared encoder pass."""
+    batch_max_tokens: int = Field(default=8192, ge=16)
+    """Micro-batching: most padded tokens (texts x longest text) in one pass."""
+    batch_max_queue: int = Field(default=64, ge=1)
+    """Micro-batching: texts that may wait for the encoder; past it a triage call answers 503 at once."""
+    batch_max_wait_ms: float = Field(default=0.0, ge=0, le=1000)
+    """Micro-batching: how long a lone request waits for company (0: not at all)."""
 
     policy_file: Path = Path("guardrails/policy.yaml")
     taxonomy_file: Path = Path("guardrails/taxonomy.yaml")
@@ -82,6 +99,7 @@ class Settings(BaseSettings):
     ``$TRIAGE_HOME/audit-keys/public-keys.json``."""
     audit_anchor_retention_days: int = Field(default=365, ge=1)
     audit_denial_interval_s: float = Field(default=60.0, gt=0)
+    review_claim_ttl_s: float = Field(default=900.0, gt=0, le=24 * 3600)
     escalation_interval_s: float = Field(default=30.0, gt=0)
 
     request_read_timeout_s: float = Field(default=15.0, gt=0, le=300)

@@ -1,4 +1,4 @@
-"""The case store against real embedded Qdrant (and the matrix store) with the real MiniLM embedder."""
+"""The case store against real embedded Qdrant (Qdrant Edge) with the real MiniLM embedder."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from triage.engines.retrieval import (
     open_case_store,
 )
 
+# "matrix" is the old name of an embedded store: it now opens the same Edge store (its learnt-space files keep
+# their own names).
 BACKENDS = ["qdrant", "matrix"]
 
 
@@ -269,31 +271,122 @@ def test_dead_server_gives_upstream_unavailable_within_the_timeout(tmp_path: Pat
     assert health.ok is False and health.mode == "server"
 
 
-def test_matrix_store_survives_reopen_and_a_torn_write(
+def test_embedded_store_survives_reopen_and_reports_its_engine(
     tmp_path: Path, embedder: SentenceTransformerEmbedder, cases: list[HistoricalCase]
 ) -> None:
     settings = settings_for(tmp_path)
 
     def open_store() -> CaseStore:
-        return open_case_store(
-            settings, embedding_model_id=embedder.model_id, dimension=embedder.dimension, backend="matrix"
-        )
+        return open_case_store(settings, embedding_model_id=embedder.model_id, dimension=embedder.dimension)
 
     store = open_store()
     index_cases(store, embedder, cases, progress=False)
-    index_cases(store, embedder, cases[:2], progress=False, resume=False)  # overwrites: log holds duplicates
+    index_cases(store, embedder, cases[:2], progress=False, resume=False)  # overwrites, never duplicates
     store.close()
-    folder = tmp_path / "matrix" / settings.qdrant_collection
-    with (folder / "payloads.jsonl").open("a", encoding="utf-8") as handle:
-        handle.write('{"case_id": "torn"')  # a crash mid-line
     store = open_store()
     try:
         assert store.count() == len(cases)
         query = embedder.embed([cases[2].text])[0]
         assert store.search(query, k=1)[0].case_id == cases[2].case_id
+        health = store.health()
     finally:
         store.close()
-    assert (folder / "payloads.jsonl").read_text(encoding="utf-8").count("\n") == len(cases)
+    assert health.ok and health.mode == "embedded" and "Qdrant Edge" in health.detail
+
+
+def test_hnsw_above_the_threshold_finds_what_exact_search_finds(tmp_path: Path) -> None:
+    from triage.engines.retrieval.edge_store import EdgeCaseStore
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(20, 16))
+    vectors = np.stack([centres[i % 20] + 0.3 * rng.normal(size=16) for i in range(600)]).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    rows = [
+        HistoricalCase.from_labelled(row, i)
+        for i, row in enumerate(load_labelled_rows(tmp_path, [f"l{i % 20}" for i in range(600)]))
+    ]
+    store = EdgeCaseStore(tmp_path / "edge", model_id="m", dimension=16, exact_below=100, hnsw_ef=64)
+    try:
+        store.upsert(rows, vectors)
+        assert store.indexed() == 0  # not built yet: every search is exact
+        store.optimize()
+        assert store.indexed() == 600
+        probes = vectors[:50] + 0.1 * rng.normal(size=(50, 16)).astype(np.float32)
+        found = [{n.case_id for n in store.search(p, k=5)} for p in probes]
+        exact = [{n.case_id for n in store.exact_search(p, k=5)} for p in probes]
+        by_label = store.search(probes[0], k=5, filters=CaseFilters(label="l7"))
+    finally:
+        store.close()
+    recall = np.mean([len(f & e) / 5 for f, e in zip(found, exact, strict=True)])
+    assert recall >= 0.95
+    assert by_label and all(n.label == "l7" for n in by_label)
+
+
+def test_a_local_mode_collection_moves_into_the_edge_store(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, cases: list[HistoricalCase]
+) -> None:
+    from qdrant_client import QdrantClient, models
+
+    from triage.engines.retrieval import point_id
+
+    settings = settings_for(tmp_path)
+    client = QdrantClient(path=str(settings.qdrant.local_path))
+    client.create_collection(
+        settings.qdrant_collection,
+        vectors_config=models.VectorParams(size=embedder.dimension, distance=models.Distance.COSINE),
+        metadata={"embedding_model": embedder.model_id, "dimension": embedder.dimension, "schema": 1},
+    )
+    vectors = embedder.embed([case.text for case in cases])
+    client.upsert(
+        settings.qdrant_collection,
+        points=[
+            models.PointStruct(id=point_id(case.case_id), vector=row.tolist(), payload=case.payload())
+            for case, row in zip(cases, vectors, strict=True)
+        ],
+    )
+    client.close()
+    store = open_case_store(settings, embedding_model_id=embedder.model_id, dimension=embedder.dimension)
+    try:
+        assert store.count() == len(cases)
+        hit = store.search(vectors[4], k=1)[0]
+    finally:
+        store.close()
+    assert hit.case_id == cases[4].case_id and hit.resolution == cases[4].resolution
+    assert hit.score == pytest.approx(1.0, abs=1e-4)
+
+
+def test_a_matrix_store_moves_into_the_edge_store_without_its_torn_tail(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    folder = tmp_path / "matrix" / settings.qdrant_collection
+    folder.mkdir(parents=True)
+    (folder / "meta.json").write_text(json.dumps({"embedding_model": "m", "dimension": 4, "schema": 1}))
+    rows = [
+        HistoricalCase.from_labelled(r, i) for i, r in enumerate(load_labelled_rows(tmp_path, ["a", "b"]))
+    ]
+    vectors = np.eye(4, dtype=np.float32)[[0, 1, 2]]  # the last row overwrites case 0
+    payloads = [rows[0].payload(), rows[1].payload(), rows[0].payload() | {"resolution": "later"}]
+    vectors.tofile(folder / "vectors.f32")
+    (folder / "payloads.jsonl").write_text(
+        "".join(json.dumps(p) + "\n" for p in payloads) + '{"case_id": "torn"', encoding="utf-8"
+    )
+    store = open_case_store(settings, embedding_model_id="m", dimension=4, backend="matrix")
+    try:
+        assert store.count() == 2
+        hit = store.search(np.eye(4, dtype=np.float32)[2], k=1)[0]
+    finally:
+        store.close()
+    assert (hit.case_id, hit.resolution) == (rows[0].case_id, "later")
+
+
+def test_a_legacy_collection_of_another_model_is_refused(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    folder = tmp_path / "matrix" / settings.qdrant_collection
+    folder.mkdir(parents=True)
+    (folder / "meta.json").write_text(json.dumps({"embedding_model": "old", "dimension": 4, "schema": 1}))
+    np.eye(4, dtype=np.float32)[:1].tofile(folder / "vectors.f32")
+    (folder / "payloads.jsonl").write_text(json.dumps({"case_id": "x", "label": "a"}) + "\n")
+    with pytest.raises(ConfigurationError, match="old"):
+        open_case_store(settings, embedding_model_id="m", dimension=4, backend="matrix")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -61,6 +61,9 @@ def index_cases(
                 vectors = vectors_for(store, embedder, [case.text for case in todo])
                 written += store.upsert(todo, vectors)
             bar.update(len(batch))
+    if written:
+        with Progress(progress).step("building the search index"):
+            store.optimize()
     return IndexSummary(count=written, seconds=time.perf_counter() - started, skipped=skipped)
 
 
@@ -106,6 +109,8 @@ def learn_and_index(
     written = 0
     for start in range(0, len(cases), batch_size):
         written += store.upsert(cases[start : start + batch_size], matrix[start : start + batch_size])
+    with Progress(progress).step("building the search index"):
+        store.optimize()
     return IndexSummary(count=written, seconds=time.perf_counter() - started, skipped=0)
 
 

@@ -3,7 +3,7 @@
 
 A ``HistoricalCase`` is what gets indexed (one resolved exception, or one plain ``text,label`` row); a
 ``Neighbour`` is what a search returns. The payload helpers are the one place that decides how a case is
-stored, so every backend (embedded Qdrant, a Qdrant server, the in-process matrix) reads back the same thing.
+stored, so every backend (Qdrant Edge in process, a Qdrant server or cluster) reads back the same thing.
 """
 
 from __future__ import annotations
@@ -212,6 +212,11 @@ class CaseCollection(Protocol):
 
     def count(self) -> int: ...
 
+    def optimize(self) -> None:
+        """Build what fast search needs after a bulk upsert (the embedded store's HNSW index; a server does
+        this by itself). Slow at scale: indexing commands call it, requests never do."""
+        ...
+
     def health(self) -> StoreHealth: ...
 
     def drop(self) -> None:
@@ -222,10 +227,10 @@ class CaseCollection(Protocol):
 
 
 class CaseBackend(CaseCollection, Protocol):
-    """Where a collection's vectors live: one Qdrant collection (embedded or server) or the matrix store."""
+    """Where a collection's vectors live: a Qdrant Edge shard (embedded) or a collection on a Qdrant server."""
 
     mode: str
-    """``local``, ``server`` or ``matrix``: shown by ``/ready``."""
+    """``embedded`` or ``server``: shown by ``/ready``."""
 
     def rebind(self, model_id: str) -> None:
         """Record another vector space on the still empty collection (``ConfigurationError`` once filled)."""

@@ -1,76 +1,51 @@
-"""The history collection in Qdrant: embedded local mode, a Qdrant server or a cluster, one code path.
+"""The history collection on a Qdrant server or cluster, through qdrant-client.
 
-qdrant-client is imported here, lazily, so ``triage --help`` never pays for it. Every client failure becomes
-``UpstreamUnavailable``; a collection made by another embedding model (or of another size) is refused with
-``ConfigurationError`` because mixed vector spaces give silent garbage.
+(The embedded collection is a Qdrant Edge shard, ``edge_store.py``: the same engine in process, the same
+payload indexes and filters, ``filtering.py``.) qdrant-client is imported here, lazily, so ``triage --help``
+never pays for it. Every client failure becomes ``UpstreamUnavailable``; a collection made by another embedding
+model (or of another size) is refused with ``ConfigurationError`` because mixed vector spaces give silent
+garbage.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from triage.core.errors import ConfigurationError, InvalidInput, UpstreamUnavailable
-from triage.engines.retrieval.models import (
+from triage.engines.retrieval.filtering import (
     DATETIME_FIELDS,
     KEYWORD_FIELDS,
-    CaseFilters,
-    HistoricalCase,
-    Neighbour,
-    StoreHealth,
-    point_id,
+    build_filter,
+    mismatch_message,
+    same_model,
 )
+from triage.engines.retrieval.models import CaseFilters, HistoricalCase, Neighbour, StoreHealth, point_id
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
     from qdrant_client import QdrantClient
 
 SCHEMA_VERSION = 1
-LOCK_HINT = (
-    "Only one process may open an embedded store folder: stop the other triage process (for example a "
-    "running `triage serve`), give this one another TRIAGE_HOME, or set TRIAGE_QDRANT_URL to a Qdrant "
-    "server that several processes can share."
-)
 
 
 def _client_errors() -> tuple[type[BaseException], ...]:
     import httpx
     from qdrant_client.http.exceptions import ApiException
 
-    # RuntimeError: what local mode raises once closed; OSError covers refused connections and timeouts.
+    # RuntimeError: what a closed client raises; OSError covers refused connections and timeouts.
     return (ApiException, httpx.HTTPError, OSError, RuntimeError)
 
 
-def same_model(recorded: str, served: str) -> bool:
-    """Whether two vector-space ids differ only in the part learnt from the history (``+tuned:``, ``+proj:``)."""
-    return recorded.split("+", 1)[0] == served.split("+", 1)[0]
-
-
-def mismatch_message(collection: str, recorded: str, served: str) -> str:
-    if same_model(recorded, served):
-        return (
-            f"the case collection {collection!r} holds vectors in the space {recorded!r}, learnt from the history, "
-            f"but the files under $TRIAGE_HOME/projections/ describe {served!r} (missing, or from another "
-            "collection). Restore that collection's files, or re-index into a new collection "
-            "(TRIAGE_QDRANT_COLLECTION=<new name>, then `triage index --data FILE`)."
-        )
-    return (
-        f"the case collection {collection!r} holds vectors made by embedding model {recorded!r}, but this "
-        f"service embeds with {served!r}; mixing them would return meaningless neighbours. Re-index the "
-        "history into a new collection (TRIAGE_QDRANT_COLLECTION=<new name>, then `triage index --data FILE`), "
-        "or delete the old collection and run `triage bootstrap`, or set TRIAGE_EMBEDDING_MODEL back to "
-        f"{recorded!r}."
-    )
-
-
 class QdrantCaseStore:
-    """A ``CaseBackend`` over one Qdrant collection (cosine distance, point id = UUID5 of the case id)."""
+    """A ``CaseBackend`` over one Qdrant collection (cosine distance, point id = UUID5 of the case id).
+
+    ``mode`` is ``server``; ``local`` (qdrant-client's in-process mode) is only used to read a collection
+    made before the embedded store was Qdrant Edge (``migrate.py``)."""
 
     def __init__(
         self,
@@ -188,22 +163,11 @@ class QdrantCaseStore:
             raise InvalidInput(
                 f"query vector has {query.shape[0]} dimensions, the collection {self.dimension}"
             )
-        conditions = (filters or CaseFilters()).conditions()
-        query_filter = (
-            models.Filter(
-                must=[
-                    models.FieldCondition(key=key, match=models.MatchValue(value=value))
-                    for key, value in conditions.items()
-                ]
-            )
-            if conditions
-            else None
-        )
         with self._upstream("search"):
             response = self._client.query_points(
                 self.collection,
                 query=query.tolist(),
-                query_filter=query_filter,
+                query_filter=build_filter(models, filters),
                 limit=k,
                 with_payload=True,
                 with_vectors=False,
@@ -255,8 +219,6 @@ class QdrantCaseStore:
         except (UpstreamUnavailable, ConfigurationError) as exc:
             return StoreHealth(ok=False, mode=self.mode, points=None, detail=exc.detail)
         detail = f"collection {self.collection!r}, model {self.model_id!r}"
-        if self.mode == "local" and points > 20_000:
-            detail += "; over 20,000 points local mode scans slowly: use a Qdrant server or TRIAGE_CASE_STORE=matrix"
         return StoreHealth(ok=True, mode=self.mode, points=points, detail=detail)
 
     def rebind(self, model_id: str) -> None:
@@ -269,6 +231,9 @@ class QdrantCaseStore:
         self.model_id = model_id
         with self._upstream("record the vector space"):
             self._client.update_collection(self.collection, metadata=self._metadata(), timeout=self._timeout)
+
+    def optimize(self) -> None:
+        """Nothing to do: a Qdrant server runs its optimizers (and builds HNSW) by itself."""
 
     def drop(self) -> None:
         """Delete the whole collection (temporary evaluation collections)."""
@@ -284,51 +249,30 @@ class QdrantCaseStore:
 
 
 def open_qdrant_store(
-    *,
-    collection: str,
-    model_id: str,
-    dimension: int,
-    local_path: Path | None,
-    url: str | None,
-    api_key: str | None,
-    timeout_s: float,
+    *, collection: str, model_id: str, dimension: int, url: str, api_key: str | None, timeout_s: float
 ) -> QdrantCaseStore:
-    """Open the collection (embedded under ``local_path``, else the server at ``url``), creating it if needed.
+    """Open the collection on the server at ``url``, creating it if needed.
 
     A server that does not answer yet is not fatal: the store verifies the collection on first use and reports
     ``UpstreamUnavailable`` until then, so the service can start degraded. A model mismatch is always fatal.
     """
     from qdrant_client import QdrantClient
 
-    if local_path is not None:
-        local_path.mkdir(parents=True, exist_ok=True)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # the >20k warning: health() says it instead
-                client = QdrantClient(path=str(local_path))
-        except RuntimeError as exc:
-            if "already accessed" not in str(exc):
-                raise
-            raise ConfigurationError(
-                f"the embedded Qdrant folder {local_path} is in use. {LOCK_HINT}"
-            ) from exc
-        mode = "local"
-    elif url:
-        client = QdrantClient(
-            url=url, api_key=api_key, timeout=max(1, math.ceil(timeout_s)), check_compatibility=False
-        )
-        mode = "server"
-    else:
-        raise ConfigurationError("the case store needs either a local folder or TRIAGE_QDRANT_URL")
+    client = QdrantClient(
+        url=url, api_key=api_key, timeout=max(1, math.ceil(timeout_s)), check_compatibility=False
+    )
     store = QdrantCaseStore(
-        client, collection=collection, model_id=model_id, dimension=dimension, mode=mode, timeout_s=timeout_s
+        client,
+        collection=collection,
+        model_id=model_id,
+        dimension=dimension,
+        mode="server",
+        timeout_s=timeout_s,
     )
     try:
         store.ensure_collection()
     except UpstreamUnavailable:
-        if mode == "local":
-            store.close()
-            raise
+        pass  # retried on first use and by the background reconnect
     except ConfigurationError:
         store.close()
         raise

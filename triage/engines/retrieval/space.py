@@ -154,6 +154,9 @@ class VectorSpaceStore:
     def existing(self, case_ids: Sequence[str]) -> set[str]:
         return self.inner.existing(case_ids)
 
+    def optimize(self) -> None:
+        self.inner.optimize()
+
     def count(self) -> int:
         return self.inner.count()
 

@@ -1,4 +1,4 @@
-"""Choosing and opening the case store from settings."""
+"""Choosing and opening the case store from settings: Qdrant Edge in process, or a Qdrant server or cluster."""
 
 from __future__ import annotations
 
@@ -24,11 +24,13 @@ def open_case_store(
 ) -> CaseStore:
     """Open (creating if needed) the history collection for vectors of ``embedding_model_id``.
 
-    ``backend`` ``"qdrant"`` (default): embedded local Qdrant under ``path`` or
-    ``settings.qdrant.local_path``, or, when no ``path`` is given and ``TRIAGE_QDRANT_URL`` is set, that server
-    or cluster. ``"matrix"``: the exact in-process store under ``path`` or ``$TRIAGE_HOME/matrix``. Without
-    ``backend`` the setting ``case_store`` decides. Raises ``ConfigurationError`` on a model mismatch or a
-    folder already opened by another process.
+    Embedded (no ``TRIAGE_QDRANT_URL``, or a ``path`` given): a Qdrant Edge shard under
+    ``<path or $TRIAGE_HOME>/edge/<collection>``, exact search below ``settings.edge_exact_below`` points and
+    HNSW above; a collection left by an earlier embedded store (qdrant-client's local mode, or the matrix store)
+    is moved into it when it is first opened empty (``migrate.py``). With ``TRIAGE_QDRANT_URL`` and no ``path``:
+    that server or cluster. ``backend`` (``"qdrant"``, or the old ``"matrix"``, now the same embedded store)
+    only names the learnt space's files; without it the setting ``case_store`` does. Raises
+    ``ConfigurationError`` on a model mismatch or a folder already opened by another process.
 
     The store returned is a ``VectorSpaceStore``: when a space was learnt for this collection (a tuned encoder
     in ``projections/<backend>-<collection>.encoder.safetensors`` or a projection in ``….npy``, under ``path``
@@ -73,26 +75,42 @@ def _open_backend(
     backend: str,
 ) -> CaseBackend:
     qdrant = settings.qdrant
-    if backend == "matrix":
-        if path is None and qdrant.url:
+    if path is None and qdrant.url:
+        if backend == "matrix":
             raise ConfigurationError(
                 "TRIAGE_CASE_STORE=matrix is an embedded store but TRIAGE_QDRANT_URL is set; "
                 "unset one of them"
             )
-        from triage.engines.retrieval.matrix_store import MatrixCaseStore
+        from triage.engines.retrieval.qdrant_store import open_qdrant_store
 
-        folder = (path or settings.home / "matrix") / collection
-        return MatrixCaseStore(folder, model_id=model_id, dimension=dimension)
+        return open_qdrant_store(
+            collection=collection,
+            model_id=model_id,
+            dimension=dimension,
+            url=qdrant.url,
+            api_key=qdrant.api_key.get_secret_value() if qdrant.api_key else None,
+            timeout_s=qdrant.timeout_s,
+        )
+    from triage.engines.retrieval.edge_store import EdgeCaseStore
+    from triage.engines.retrieval.migrate import migrate_legacy
 
-    from triage.engines.retrieval.qdrant_store import open_qdrant_store
-
-    local_path = path if path is not None else (None if qdrant.url else qdrant.local_path)
-    return open_qdrant_store(
-        collection=collection,
+    base = path if path is not None else settings.home
+    store = EdgeCaseStore(
+        base / "edge" / collection,
         model_id=model_id,
         dimension=dimension,
-        local_path=local_path,
-        url=qdrant.url,
-        api_key=qdrant.api_key.get_secret_value() if qdrant.api_key else None,
-        timeout_s=qdrant.timeout_s,
+        exact_below=settings.edge_exact_below,
+        hnsw_ef=settings.edge_hnsw_ef,
     )
+    try:
+        if store.count() == 0:
+            migrate_legacy(
+                store,
+                local_path=path if path is not None else qdrant.local_path,
+                matrix_folder=(path if path is not None else settings.home / "matrix") / collection,
+                collection=collection,
+            )
+    except BaseException:
+        store.close()
+        raise
+    return store
