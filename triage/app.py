@@ -154,6 +154,7 @@ def provide_services(registry: ServiceRegistry) -> dict[str, Provide]:
         "case_service": service(lambda s: s.cases),
         "case_history": service(lambda s: s.case_history),
         "review_service": service(lambda s: s.reviews),
+        "review_queue": service(lambda s: s.review_queue),
         "audit_service": service(lambda s: s.audit),
         "policy_service": service(lambda s: s.policy),
         "model_service": service(lambda s: s.model),

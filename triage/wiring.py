@@ -24,6 +24,7 @@ from triage.domain.cases.services import CaseService
 from triage.domain.events.services import EventOutbox
 from triage.domain.events.webhooks import DeliveryPolicy, DeliveryWorker, WebhookService
 from triage.domain.policy.services import PolicyService
+from triage.domain.reviews.queue import ReviewQueue
 from triage.domain.reviews.services import ReviewService
 from triage.domain.system.metrics import Metrics
 from triage.domain.system.services import ModelService, ReadinessService, ReadyParts
@@ -48,6 +49,7 @@ class Services:
     cases: CaseService
     case_history: CaseHistory
     reviews: ReviewService
+    review_queue: ReviewQueue
     policy: PolicyService
     model: ModelService
     flow: TriageFlow
@@ -76,7 +78,7 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
     from triage.db.migrate import upgrade_database
     from triage.engines.classifier import load_classifier
     from triage.engines.drafting import build_drafter
-    from triage.engines.embedder import CachingEmbedder, SentenceTransformerEmbedder
+    from triage.engines.embedder import serving_embedder
     from triage.engines.policy.loader import PolicyStore
     from triage.engines.policy.taxonomy import load_taxonomy
 
@@ -88,9 +90,7 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
     audit = AuditService(sessions, settings)
     events = EventOutbox(sessions, settings.event_source)
     cases = CaseService(sessions, audit, events, taxonomy=taxonomy)
-    embedder = CachingEmbedder(
-        SentenceTransformerEmbedder(settings.embedding_model, batch_size=settings.embedding_batch_size)
-    )
+    embedder = serving_embedder(settings, observer=readiness.metrics)
     model_dir = settings.resolved_model_dir
     if not (model_dir / "metadata.json").is_file():
         raise ConfigurationError(
@@ -107,6 +107,7 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
         policies=policy,
         cases=cases,
         retrieval=RetrievalSettings(similar_k=settings.similar_k, timeout_s=settings.qdrant_timeout_s),
+        observe=readiness.metrics.observe_stages,
     )
     services = Services(
         settings=settings,
@@ -116,6 +117,14 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
         cases=cases,
         case_history=CaseHistory(cases, connection, embedder),
         reviews=ReviewService(sessions, audit, policy, events),
+        review_queue=ReviewQueue(
+            sessions,
+            audit,
+            events,
+            claim_ttl_s=settings.review_claim_ttl_s,
+            known_labels=frozenset(taxonomy.labels),
+            known_teams=taxonomy.teams,
+        ),
         events=events,
         webhooks=WebhookService(sessions, audit, delivery),
         delivery=DeliveryWorker(sessions, delivery),

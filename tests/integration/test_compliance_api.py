@@ -23,6 +23,7 @@ from triage.domain.cases.services import CaseService
 from triage.domain.dependencies import provide_caller
 from triage.domain.events.services import EventOutbox
 from triage.domain.reviews.controllers import ReviewController
+from triage.domain.reviews.queue import ReviewQueue
 from triage.domain.reviews.services import ReviewService
 from triage.engines.policy import PolicyStore
 
@@ -47,11 +48,13 @@ def client(
         ROOT / "guardrails" / "policy.yaml", taxonomy_file=ROOT / "guardrails" / "taxonomy.yaml"
     )
     reviews = ReviewService(sessions, audit_service, policies, event_outbox)
+    queue = ReviewQueue(sessions, audit_service, event_outbox)
     app = Litestar(
         route_handlers=[ReviewController, AuditController],
         dependencies={
             "caller": Provide(provide_caller, sync_to_thread=False),
             "review_service": Provide(lambda: reviews, sync_to_thread=False),
+            "review_queue": Provide(lambda: queue, sync_to_thread=False),
             "audit_service": Provide(lambda: audit_service, sync_to_thread=False),
         },
         middleware=[as_caller],

@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.factories import make_event, make_item, make_record
 from triage.core.actors import Actor, Role
 from triage.core.errors import Conflict, InvalidInput, PolicyViolation
+from triage.core.vocabulary import ItemKind
 from triage.db.tables import DecisionRow
 from triage.domain.audit.schemas import AuditFilters
 from triage.domain.audit.services import AuditService
 from triage.domain.cases.records import TriageRecord
 from triage.domain.cases.services import CaseService
 from triage.domain.events.services import EventOutbox
+from triage.domain.reviews.queue import ClaimState, QueueFilters, ReviewQueue
 from triage.domain.reviews.schemas import DecisionCreate
 from triage.domain.reviews.services import ReviewService
 from triage.engines.policy import PolicyStore
@@ -50,27 +52,34 @@ def item_id(record: TriageRecord, key: str) -> str:
     return next(item.item_id for item in record.items if item.key == key)
 
 
+@pytest.fixture
+def review_queue(
+    sessions: sessionmaker[Session], audit_service: AuditService, event_outbox: EventOutbox
+) -> ReviewQueue:
+    return ReviewQueue(sessions, audit_service, event_outbox, claim_ttl_s=600)
+
+
 REC = "recommendation:check_alternate_warehouse"
 UPDATE = "draft:customer_update"
 
 
 def test_queue_shows_what_the_actor_may_decide_most_urgent_first(
-    case_service: CaseService, review_service: ReviewService
+    case_service: CaseService, review_queue: ReviewQueue
 ) -> None:
     now = datetime.now(UTC)
     later = stored(case_service, make_record(review_due_at=now + timedelta(hours=3)))
     sooner = stored(case_service, make_record(review_due_at=now + timedelta(hours=1)))
 
-    queue = review_service.queue(AGENT)
+    queue = review_queue.queue(AGENT)
 
     assert [i.case_id for i in queue.items] == [sooner.case.case_id] * 2 + [later.case.case_id] * 2
     assert {i.key for i in queue.items} == {REC, UPDATE}
-    assert len(review_service.queue(SUPERVISOR).items) == 4
-    assert review_service.queue(OTHER_TEAM).items == []
-    assert review_service.queue(WORKFLOW_ACTOR).items == []
-    page = review_service.queue(AGENT, limit=3)
+    assert len(review_queue.queue(SUPERVISOR).items) == 4
+    assert review_queue.queue(OTHER_TEAM).items == []
+    assert review_queue.queue(WORKFLOW_ACTOR).items == []
+    page = review_queue.queue(AGENT, limit=3)
     assert len(page.items) == 3 and page.next_cursor is not None
-    assert len(review_service.queue(AGENT, limit=3, cursor=page.next_cursor).items) == 1
+    assert len(review_queue.queue(AGENT, limit=3, cursor=page.next_cursor).items) == 1
 
 
 def test_approve_then_a_stale_or_repeated_decision_is_a_refused_conflict(
@@ -242,7 +251,10 @@ def test_role_team_and_monetary_limit_come_from_the_policy(
 
 
 def test_overdue_items_escalate_once_with_two_concurrent_escalators(
-    case_service: CaseService, review_service: ReviewService, audit_service: AuditService
+    case_service: CaseService,
+    review_service: ReviewService,
+    review_queue: ReviewQueue,
+    audit_service: AuditService,
 ) -> None:
     now = datetime.now(UTC)
     overdue = stored(case_service, make_record(review_due_at=now - timedelta(minutes=5)))
@@ -265,6 +277,71 @@ def test_overdue_items_escalate_once_with_two_concurrent_escalators(
     escalated = audit_service.query(AuditFilters(action="item.escalated")).items
     assert {r.case_id for r in escalated} == {overdue.case.case_id}
     assert {r.details["escalated_to"] for r in escalated if r.details} == {"supervisor"}
-    queue = review_service.queue(SUPERVISOR)
+    queue = review_queue.queue(SUPERVISOR)
     assert [i.overdue for i in queue.items] == [True, True, False, False]
     assert queue.items[0].escalated_to == "supervisor"
+
+
+def test_a_claimed_item_is_offered_to_nobody_else_and_only_its_holder_decides_it(
+    case_service: CaseService, review_service: ReviewService, review_queue: ReviewQueue
+) -> None:
+    record = stored(case_service, make_record())
+    target = item_id(record, REC)
+
+    claimed = review_queue.claim(target, AGENT)
+    assert claimed.claimed_by == "alice" and claimed.claimed_until is not None
+    assert target not in {i.item_id for i in review_queue.queue(AGENT_2).items}
+    assert target in {i.item_id for i in review_queue.queue(AGENT).items}
+    mine = review_queue.queue(AGENT, filters=QueueFilters(status=ClaimState.MINE))
+    assert [i.item_id for i in mine.items] == [target]
+    with pytest.raises(Conflict, match="claimed by alice"):
+        review_queue.claim(target, AGENT_2)
+    with pytest.raises(Conflict, match="claimed by alice"):
+        review_service.decide(
+            record.case.case_id,
+            DecisionCreate(item_id=target, expected_version=1, decision="approve"),
+            AGENT_2,
+        )
+
+    review_queue.release(target, AGENT)
+    assert target in {i.item_id for i in review_queue.queue(AGENT_2).items}
+    review_queue.assign(target, "bob", SUPERVISOR)
+    decided = review_service.decide(
+        record.case.case_id, DecisionCreate(item_id=target, expected_version=1, decision="approve"), AGENT_2
+    )
+    assert decided.status == "approved"
+
+
+def test_claims_expire(case_service: CaseService, review_queue: ReviewQueue) -> None:
+    record = stored(case_service, make_record())
+    target = item_id(record, REC)
+    review_queue.claim(target, AGENT)
+    review_queue.clock = lambda: datetime.now(UTC) + timedelta(minutes=11)
+    assert target in {i.item_id for i in review_queue.queue(AGENT_2).items}
+    assert review_queue.claim(target, AGENT_2).claimed_by == "bob"
+
+
+def test_queue_filters_counts_and_unknown_values(
+    case_service: CaseService, review_queue: ReviewQueue
+) -> None:
+    now = datetime.now(UTC)
+    stored(case_service, make_record(review_due_at=now - timedelta(minutes=5)))
+    stored(case_service, make_record(review_due_at=now + timedelta(hours=1)))
+    everything = review_queue.queue(SUPERVISOR)
+    assert (everything.counts.total, everything.counts.overdue) == (4, 2)
+    overdue = review_queue.queue(SUPERVISOR, filters=QueueFilters(overdue=True))
+    assert overdue.counts.total == 2 and all(i.overdue for i in overdue.items)
+    drafts = review_queue.queue(SUPERVISOR, filters=QueueFilters(kind=ItemKind.DRAFT))
+    assert {i.kind for i in drafts.items} == {"draft"}
+    assert review_queue.queue(SUPERVISOR, filters=QueueFilters(site="NOWHERE")).items == []
+    strict = ReviewQueue(
+        review_queue.sessions,
+        review_queue.audit,
+        review_queue.events,
+        known_labels=frozenset({"inventory_shortage"}),
+        known_teams=frozenset({"fulfillment"}),
+    )
+    with pytest.raises(InvalidInput):
+        strict.queue(SUPERVISOR, filters=QueueFilters(category="nonsense"))
+    with pytest.raises(InvalidInput):
+        strict.queue(SUPERVISOR, filters=QueueFilters(team="nobody"))

@@ -91,6 +91,7 @@ class CaseRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime | None] = mapped_column(index=True)
     """When anything about the case last changed (status, an item, the resolution); set on every write."""
+    customer_tier: Mapped[str] = mapped_column(String(16), default="standard")
 
     __table_args__ = (Index("ix_cases_created_at_case_id", "created_at", "case_id"),)
 
@@ -121,6 +122,9 @@ class ItemRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(128))
     decided_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None]
+    """A claim hides the item from other reviewers until then (claims expire so no item is stuck)."""
 
     __table_args__ = (Index("ix_items_status_review_due_at", "status", "review_due_at"),)
 
@@ -139,6 +143,8 @@ class DecisionRow(Base):
     before_text: Mapped[str | None] = mapped_column(Text)
     after_text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    acknowledged_findings: Mapped[list[Any] | None] = mapped_column(JSON)
+    """Fact-check findings of an edited draft that the approver saw and accepted explicitly."""
 
 
 class AuditLogRow(Base):

@@ -20,6 +20,7 @@ from triage.domain.cases.services import CaseService
 from triage.domain.events.services import EventOutbox
 from triage.domain.events.webhooks import WebhookService
 from triage.domain.policy.services import PolicyService
+from triage.domain.reviews.queue import ReviewQueue
 from triage.domain.reviews.services import ReviewService
 from triage.domain.system.metrics import Metrics
 from triage.domain.system.services import ModelService, ReadinessService
@@ -34,6 +35,8 @@ CaseHistoryDep = Annotated[CaseHistory, Dependency(skip_validation=True)]
 """``case_history``"""
 ReviewServiceDep = Annotated[ReviewService, Dependency(skip_validation=True)]
 """``review_service``"""
+ReviewQueueDep = Annotated[ReviewQueue, Dependency(skip_validation=True)]
+"""``review_queue``"""
 AuditServiceDep = Annotated[AuditService, Dependency(skip_validation=True)]
 """``audit_service``"""
 PolicyServiceDep = Annotated[PolicyService, Dependency(skip_validation=True)]

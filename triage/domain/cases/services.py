@@ -243,6 +243,7 @@ class CaseService:
             customer_id=order.customer_id,
             order_id=order.order_id,
             site=order.site,
+            customer_tier=order.customer_tier.value,
             order_value=str(record.order_value),
             status=triage.status,
             created_at=triage.created_at,

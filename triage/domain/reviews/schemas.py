@@ -68,17 +68,35 @@ class ReviewItemRead(BaseModel):
     confidence: float
     severity: str
     team: str
+    site: str
+    customer_tier: str
     order_id: str
     customer_id: str
     review_due_at: datetime | None
     overdue: bool
     escalated_at: datetime | None
     escalated_to: str | None
+    claimed_by: str | None = Field(default=None, description="Who works the item now (until claimed_until).")
+    claimed_until: datetime | None = None
+
+
+class QueueCounts(BaseModel):
+    total: int = Field(description="Items matching the filters.")
+    overdue: int = Field(description="Of those, past their review SLA.")
 
 
 class ReviewQueueRead(BaseModel):
     items: list[ReviewItemRead]
     next_cursor: str | None
+    counts: QueueCounts
+
+
+class ClaimAssign(BaseModel):
+    """Body of ``POST /v1/reviews/{item_id}/assign``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: SingleLine = Field(min_length=1, max_length=128, description="The reviewer (API key subject).")
 
 
 class DecisionRead(BaseModel):

@@ -13,23 +13,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from triage.core.actors import Actor, Role
+from triage.core.actors import Actor
 from triage.core.clock import Clock, utc_now
 from triage.core.errors import Conflict, InvalidInput, NotFound, PolicyViolation, TriageError
-from triage.core.paging import clamp_limit, decode_cursor, encode_cursor
 from triage.core.vocabulary import CaseStatus, Decision, ItemKind, ItemStatus
 from triage.db.engine import read_snapshot, unit_of_work
 from triage.db.tables import CaseRow, DecisionRow, ItemRow
 from triage.domain.audit.schemas import AuditEntryCreate
 from triage.domain.audit.services import AuditService
-from triage.domain.auth.policy import may_see_team, visible_teams
+from triage.domain.auth.policy import may_see_team
 from triage.domain.cases.services import status_changed
 from triage.domain.events.schemas import EventCreate, EventType
 from triage.domain.events.services import EventOutbox
-from triage.domain.reviews.schemas import DecisionCreate, DecisionRead, ReviewItemRead, ReviewQueueRead
+from triage.domain.reviews.queue import held_by_other
+from triage.domain.reviews.schemas import DecisionCreate, DecisionRead
 from triage.engines.policy import Policy, approval_requirement, draft_approval_requirement, may_approve
 
 log = logging.getLogger(__name__)
@@ -86,48 +86,6 @@ class ReviewService:
         self.events = events
         self.clock = clock
 
-    def queue(self, actor: Actor, limit: int = 50, cursor: str | None = None) -> ReviewQueueRead:
-        """Pending items ``actor`` may decide (admin: all, read-only), most urgent SLA first."""
-        limit = clamp_limit(limit)
-        offset = decode_cursor(cursor, int)[0] if cursor else 0
-        statement = self._visible(
-            select(ItemRow, CaseRow).join(CaseRow, CaseRow.case_id == ItemRow.case_id), actor
-        )
-        statement = (
-            statement.where(ItemRow.status == PENDING, CaseRow.resolution_outcome.is_(None))
-            .order_by(ItemRow.review_due_at.is_(None), ItemRow.review_due_at, ItemRow.item_id)
-            .offset(offset)
-            .limit(limit + 1)
-        )
-        now = self.clock()
-        with read_snapshot(self.sessions) as session:
-            rows = session.execute(statement).all()
-            items = [_item_read(item, case, now) for item, case in rows[:limit]]
-        return ReviewQueueRead(
-            items=items, next_cursor=encode_cursor(offset + limit) if len(rows) > limit else None
-        )
-
-    @staticmethod
-    def _visible(statement: Select[ItemRow, CaseRow], actor: Actor) -> Select[ItemRow, CaseRow]:
-        teams = visible_teams(actor)
-        if teams is not None:
-            statement = statement.where(
-                CaseRow.team.in_(teams),
-                or_(ItemRow.requires_team.is_(None), ItemRow.requires_team.in_(teams)),
-            )
-        if actor.role is Role.ADMIN:
-            return statement
-        role = actor.role_name
-        may_decide = [ItemRow.requires_role == role, ItemRow.escalated_to == role]
-        if actor.role is Role.SUPERVISOR:
-            may_decide.append(ItemRow.requires_role == Role.AGENT.value)
-        statement = statement.where(or_(*may_decide))
-        if teams is None:
-            statement = statement.where(
-                or_(ItemRow.requires_team.is_(None), ItemRow.requires_team.in_(actor.teams))
-            )
-        return statement
-
     def decide(self, case_id: str, body: DecisionCreate, actor: Actor) -> DecisionRead:
         """Approve, reject or edit-and-approve one item. ``Conflict`` when the item was decided or changed
         since ``expected_version``; ``PolicyViolation`` when ``actor`` may not decide it; both audited."""
@@ -145,6 +103,9 @@ class ReviewService:
 
     def _decide(self, session: Session, case_id: str, body: DecisionCreate, actor: Actor) -> DecisionRead:
         case, item = self._locked(session, case_id, body, actor)
+        holder = held_by_other(item, actor, self.clock())
+        if holder is not None:
+            raise Conflict(f"item {item.item_id!r} is claimed by {holder}; ask them or a supervisor")
         decided = self._checked(case, item, body, actor)
         self._apply(session, decided)
         status_before = case.status
@@ -470,36 +431,3 @@ def _decision_read(decided: Decided) -> DecisionRead:
 
 def _current_text(item: ItemRow) -> str | None:
     return item.edited_text if item.edited_text is not None else item.original_text
-
-
-def _item_read(item: ItemRow, case: CaseRow, now: datetime) -> ReviewItemRead:
-    return ReviewItemRead(
-        case_id=case.case_id,
-        item_id=item.item_id,
-        version=item.version,
-        kind=item.kind,
-        key=item.key,
-        action=item.action,
-        text=item.original_text,
-        edited_text=item.edited_text,
-        edited_by=item.edited_by,
-        generator=item.generator,
-        risk=item.risk,
-        status=item.status,
-        requires_role=item.requires_role,
-        requires_team=item.requires_team,
-        four_eyes=item.four_eyes,
-        awaiting_second_approval=item.edited_by is not None and item.status == PENDING,
-        findings=list(item.findings),
-        reasons=list(item.reasons),
-        label=case.label,
-        confidence=case.confidence,
-        severity=case.severity,
-        team=case.team,
-        order_id=case.order_id,
-        customer_id=case.customer_id,
-        review_due_at=item.review_due_at,
-        overdue=item.review_due_at is not None and item.review_due_at < now,
-        escalated_at=item.escalated_at,
-        escalated_to=item.escalated_to,
-    )
