@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from triage.config import DEFAULT_EMBEDDING_MODEL
+from triage.config import DEFAULT_EMBEDDING_MODEL, Settings
 from triage.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
+
+    from triage.engines.batching import BatchObserver
 
 
 class Embedder(Protocol):
@@ -29,6 +31,17 @@ class Embedder(Protocol):
     dimension: int
 
     def embed(self, texts: list[str]) -> NDArray[np.float32]: ...
+
+
+def configure_threads(threads: int) -> None:
+    """Compute threads of one encoder pass (torch intra-op; ONNX Runtime sessions take theirs when built).
+
+    Measured on the 2-core machine (see the README's thread settings): one thread per pass and one pass at a
+    time (the micro-batcher) beat two threads, whose pass waits for a core that another request, or another
+    process, holds."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))
 
 
 def resolve_model_path(name: str) -> str:
@@ -105,9 +118,11 @@ class SentenceTransformerEmbedder:
 class CachingEmbedder:
     """An embedder that remembers its last few thousand texts.
 
-    A replayed or retried event embeds the same text again, and training embeds every text more than once; the
-    cache makes the repeats free. (The similar-case search embeds with the case store's tuned encoder when it
-    has one, not through this cache.) Bounded (LRU) and thread-safe.
+    One triage embeds its text once: the classifier's embedding and knn members and the similar-case search
+    (in the frozen space, what ``triage bootstrap`` builds) all read this cache. A replayed or retried event,
+    and training (which embeds every text more than once), find their texts here too. (A collection indexed in
+    a learnt space embeds with its tuned encoder, and a classifier with a ``tuned`` member with its own: those
+    are extra passes, not through this cache.) Bounded (LRU) and thread-safe.
     """
 
     def __init__(self, inner: Embedder, *, size: int = 2048) -> None:
@@ -137,3 +152,32 @@ class CachingEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([known[t] for t in texts]).astype(np.float32, copy=False)
+
+
+def serving_embedder(settings: Settings, *, observer: BatchObserver | None = None) -> CachingEmbedder:
+    """The service's embedder: the chosen backend behind the micro-batcher, behind the cache.
+
+    ``TRIAGE_ENCODER_BACKEND=torch`` (default): the sentence-transformers model. ``onnx-int8``: the int8 encoder
+    exported into the classifier artifact at train time (no torch loaded). Either runs one pass at a time with
+    ``TRIAGE_ENCODER_THREADS`` threads; concurrent requests share passes (``batching.MicroBatcher``)."""
+    from triage.engines.batching import BatchLimits, MicroBatcher, estimate_tokens
+
+    inner: Embedder
+    if settings.encoder_backend == "onnx-int8":
+        from triage.engines.onnx_encoder import OnnxEmbedder
+
+        onnx = OnnxEmbedder(settings.resolved_model_dir, threads=settings.encoder_threads)
+        inner, count_tokens = onnx, onnx.count_tokens
+    else:
+        configure_threads(settings.encoder_threads)
+        inner = SentenceTransformerEmbedder(
+            settings.embedding_model, batch_size=settings.embedding_batch_size
+        )
+        count_tokens = estimate_tokens
+    limits = BatchLimits(
+        max_batch=settings.batch_max_size,
+        max_tokens=settings.batch_max_tokens,
+        max_queue=settings.batch_max_queue,
+        max_wait_s=settings.batch_max_wait_ms / 1000,
+    )
+    return CachingEmbedder(MicroBatcher(inner, limits, count_tokens=count_tokens, observer=observer))

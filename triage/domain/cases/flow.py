@@ -5,12 +5,18 @@ produce together is one ``TriageResult``, which pure functions (``assembly.py``)
 the response. A step whose outside system fails adds its name to ``degraded`` and the flow goes on; the gate
 never auto-approves anything while something is degraded. Persistence and the audit records are written in
 one transaction by ``CaseService.create``: if that fails, the call fails (nothing happens unrecorded).
+
+Each step's time is recorded per request (``triage.engines.stages``) and handed to ``observe`` (the
+``triage_stage_seconds`` histograms at ``/metrics``); the encoder's share of the classify step is its own stage,
+``embed``, recorded by the encoder itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,6 +30,7 @@ from triage.domain.cases.schemas_page import SimilarScope
 from triage.engines.drafting import DraftContext, DraftSet, NeighbourFacts
 from triage.engines.policy.gate import DraftCheck, GateInput, GateResult, abstain_reason, evaluate_gate
 from triage.engines.retrieval import CaseFilters, Neighbour, predict_resolution, vectors_for
+from triage.engines.stages import StageClock, clock_for_request, stage
 
 if TYPE_CHECKING:
     from triage.domain.cases.history import CaseStoreConnection
@@ -61,17 +68,29 @@ class TriageFlow:
         policies: PolicySource,
         cases: CaseService,
         retrieval: RetrievalSettings,
+        observe: StageObserver | None = None,
     ) -> None:
         self.engines = engines
         self.connection = connection
         self.policies = policies
         self.cases = cases
         self.retrieval = retrieval
+        self.observe = observe
 
     async def triage(
         self, event: ExceptionEvent, actor: Actor, scope: SimilarScope | None = None
     ) -> tuple[TriageCase, bool]:
         """Triage ``event``; returns the case and whether it was created (False: a replay of the same event)."""
+        with clock_for_request() as clock:
+            started = time.perf_counter()
+            case, created = await self._triage(event, actor, scope)
+            if created and self.observe is not None:
+                self.observe(_stage_seconds(clock), time.perf_counter() - started)
+        return case, created
+
+    async def _triage(
+        self, event: ExceptionEvent, actor: Actor, scope: SimilarScope | None
+    ) -> tuple[TriageCase, bool]:
         started_at = asyncio.get_running_loop().time()
         body_hash = sha256_json(event.model_dump(mode="json"))
         replay = await asyncio.to_thread(self.cases.find_replay, event.event_id, body_hash)
@@ -80,12 +99,16 @@ class TriageFlow:
 
         policy = self.policies.current  # one policy per case, even if a reload lands meanwhile
         text = classification_text(event)
-        prediction = await self.classify(text)
-        retrieved = await self.retrieve(text, _filters(scope, event, prediction.label), policy)
+        with stage("classify"):
+            prediction = await self.classify(text)
+        with stage("retrieve"):
+            retrieved = await self.retrieve(text, _filters(scope, event, prediction.label), policy)
         severity = self.engines.taxonomy.severity_for(event, prediction.label)
-        drafts = await self.draft(event, prediction, severity, retrieved, policy, started_at)
+        with stage("draft"):
+            drafts = await self.draft(event, prediction, severity, retrieved, policy, started_at)
         degraded = _degraded(retrieved, drafts)
-        gate = self.gate(policy, prediction, event, severity, retrieved, drafts, degraded)
+        with stage("gate"):
+            gate = self.gate(policy, prediction, event, severity, retrieved, drafts, degraded)
         result = TriageResult(
             event=event,
             actor=actor,
@@ -102,7 +125,8 @@ class TriageFlow:
             degraded=degraded,
             versions=self.versions(policy),
         )
-        return await asyncio.to_thread(self.cases.create, triage_record(result))
+        with stage("persist"):  # the case, its audit records and its event: one transaction
+            return await asyncio.to_thread(self.cases.create, triage_record(result))
 
     async def classify(self, text: str) -> Prediction:
         predictions = await asyncio.to_thread(self.engines.classifier.predict, [text])
@@ -213,6 +237,18 @@ class FlowEngines:
     embedder: Embedder
     drafter: Drafter
     taxonomy: Taxonomy
+
+
+StageObserver = Callable[[dict[str, float], float], None]
+"""Receives one created case's seconds per stage and its total seconds."""
+
+
+def _stage_seconds(clock: StageClock) -> dict[str, float]:
+    """The clock's stages, each without the encoder time recorded inside it (that is ``embed``)."""
+    seconds = dict(clock.seconds)
+    if "classify" in seconds:
+        seconds["classify"] = max(0.0, seconds["classify"] - seconds.get("embed", 0.0))
+    return seconds
 
 
 def _second(prediction: Prediction) -> float:

@@ -52,6 +52,7 @@ from triage.engines.classifier.model import (
     new_vectorizer,
     vectorizer_vocabulary,
 )
+from triage.engines.onnx_encoder import export_onnx_encoder
 from triage.engines.retrieval.progress import Progress
 from triage.engines.tuning import TunedEmbedder, TuningPlan, fine_tune, sentence_model, tensors_digest
 
@@ -457,4 +458,7 @@ def train_classifier(
     }
     metadata["training_seconds"] = round(time.monotonic() - started, 1)
     with report.step("writing the artifact"):
-        return write_artifact(out_dir, tensors, vocabulary, metadata)
+        written = write_artifact(out_dir, tensors, vocabulary, metadata)
+    with report.step("exporting the int8 ONNX encoder"):  # for TRIAGE_ENCODER_BACKEND=onnx-int8
+        export_onnx_encoder(out_dir, embedder)
+    return written

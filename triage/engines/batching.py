@@ -1,0 +1,190 @@
+"""Micro-batching: concurrent callers share encoder passes.
+
+``MicroBatcher`` is an ``Embedder`` in front of another one. Callers queue their texts and wait; one encoder
+thread takes whatever is waiting when the model frees up (up to ``max_batch`` texts and ``max_tokens`` padded
+tokens), runs one pass and hands each caller its rows. There is no fixed wait by default (``max_wait_s`` 0): a
+lone request is encoded at once, and batches form only when requests arrive while the model is busy. The
+queue is bounded: past ``max_queue`` waiting texts a call fails at once with ``EncoderBusy`` (503 with
+``retry_after``) instead of letting every request's latency grow.
+
+Batching saves little compute per text on CPU (a MiniLM pass is compute-bound); what it buys is one model run at
+a time with the cores it was given (see ``configure_threads``), instead of several runs fighting over them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from triage.core.errors import UpstreamUnavailable
+from triage.engines.stages import record
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from triage.engines.embedder import Embedder
+
+RETRY_AFTER_S = 1
+
+
+class EncoderBusy(UpstreamUnavailable):
+    """The encoder queue is full: the caller should retry after ``extra["retry_after"]`` seconds."""
+
+    title = "Service overloaded"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, extra={"retry_after": RETRY_AFTER_S})
+
+
+class BatchObserver(Protocol):
+    """Told about every pass and every refusal (the service's metrics)."""
+
+    def batch(self, texts: int, seconds: float) -> None: ...
+
+    def rejected(self) -> None: ...
+
+
+@dataclass
+class _Request:
+    texts: list[str]
+    tokens: int
+    done: threading.Event = field(default_factory=threading.Event)
+    vectors: NDArray[np.float32] | None = None
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """How big one shared pass may get, and how many texts may wait for one."""
+
+    max_batch: int = 32
+    max_tokens: int = 8192
+    """Padded tokens of one pass (texts x the longest text's tokens)."""
+    max_queue: int = 256
+    max_wait_s: float = 0.0
+    """How long the encoder thread waits for more texts once one arrived (0: not at all)."""
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap stand-in for the tokenizer: about four characters per word-piece, plus [CLS] and [SEP]."""
+    return len(text) // 4 + 2
+
+
+class MicroBatcher:
+    """An ``Embedder`` whose concurrent callers share passes of ``inner`` (which runs in one thread only)."""
+
+    def __init__(
+        self,
+        inner: Embedder,
+        limits: BatchLimits | None = None,
+        *,
+        count_tokens: Callable[[str], int] = estimate_tokens,
+        observer: BatchObserver | None = None,
+    ) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dimension = inner.dimension
+        self.limits = limits or BatchLimits()
+        self.rejected = 0
+        self._count_tokens = count_tokens
+        self._observer = observer
+        self._queue: deque[_Request] = deque()
+        self._waiting = 0
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="encoder", daemon=True)
+        self._thread.start()
+
+    @property
+    def waiting(self) -> int:
+        """Texts queued for the next passes."""
+        with self._cond:
+            return self._waiting
+
+    def embed(self, texts: list[str]) -> NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        started = time.perf_counter()
+        try:
+            if len(texts) > self.limits.max_batch:
+                return self.inner.embed(texts)  # bulk work (indexing, evaluation) is a batch already
+            return self._queued(texts)
+        finally:
+            record("embed", time.perf_counter() - started)
+
+    def _queued(self, texts: list[str]) -> NDArray[np.float32]:
+        request = _Request(list(texts), max(self._count_tokens(t) for t in texts))
+        with self._cond:
+            if self._closed:
+                raise UpstreamUnavailable("the encoder is closed")
+            if self._waiting + len(texts) > self.limits.max_queue:
+                self.rejected += 1
+                if self._observer is not None:
+                    self._observer.rejected()
+                raise EncoderBusy(
+                    f"{self._waiting} texts are waiting for the encoder (limit {self.limits.max_queue}); "
+                    f"retry in {RETRY_AFTER_S} s"
+                )
+            self._queue.append(request)
+            self._waiting += len(texts)
+            self._cond.notify()
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        assert request.vectors is not None
+        return request.vectors
+
+    def _take(self) -> list[_Request] | None:
+        """The next batch: queued requests in arrival order, within the size and token limits."""
+        limits = self.limits
+        with self._cond:
+            while not self._queue and not self._closed:
+                self._cond.wait()
+            if not self._queue:
+                return None
+            if limits.max_wait_s > 0 and self._waiting < limits.max_batch:
+                self._cond.wait(limits.max_wait_s)
+            batch: list[_Request] = []
+            texts = longest = 0
+            while self._queue:
+                head = self._queue[0]
+                grown = texts + len(head.texts)
+                padded = grown * max(longest, head.tokens)
+                if batch and (grown > limits.max_batch or padded > limits.max_tokens):
+                    break
+                batch.append(self._queue.popleft())
+                texts, longest = grown, max(longest, head.tokens)
+            self._waiting -= texts
+            return batch
+
+    def _run(self) -> None:
+        while (batch := self._take()) is not None:
+            texts = [text for request in batch for text in request.texts]
+            started = time.perf_counter()
+            try:
+                vectors = self.inner.embed(texts)
+            except Exception as exc:  # noqa: BLE001 - not hidden: every waiting caller raises it
+                for request in batch:
+                    request.error = exc
+                    request.done.set()
+                continue
+            if self._observer is not None:
+                self._observer.batch(len(texts), time.perf_counter() - started)
+            start = 0
+            for request in batch:
+                request.vectors = vectors[start : start + len(request.texts)]
+                start += len(request.texts)
+                request.done.set()
+
+    def close(self) -> None:
+        """Stop the encoder thread once the queue is empty; later calls fail with ``UpstreamUnavailable``."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=5)
