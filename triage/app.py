@@ -153,6 +153,7 @@ def provide_services(registry: ServiceRegistry) -> dict[str, Provide]:
         "flow": service(lambda s: s.flow),
         "case_service": service(lambda s: s.cases),
         "case_history": service(lambda s: s.case_history),
+        "relabel_service": service(lambda s: s.relabel),
         "review_service": service(lambda s: s.reviews),
         "review_queue": service(lambda s: s.review_queue),
         "audit_service": service(lambda s: s.audit),

@@ -20,6 +20,7 @@ from triage.domain.auth.repositories import ApiKeyRepository
 from triage.domain.auth.services import DenialRecorder, KeyService
 from triage.domain.cases.flow import FlowEngines, RetrievalSettings, TriageFlow
 from triage.domain.cases.history import CaseHistory, CaseStoreConnection
+from triage.domain.cases.relabel import RelabelService
 from triage.domain.cases.services import CaseService
 from triage.domain.events.services import EventOutbox
 from triage.domain.events.webhooks import DeliveryPolicy, DeliveryWorker, WebhookService
@@ -53,6 +54,7 @@ class Services:
     policy: PolicyService
     model: ModelService
     flow: TriageFlow
+    relabel: RelabelService
     connection: CaseStoreConnection
     events: EventOutbox
     webhooks: WebhookService
@@ -116,7 +118,7 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
         keys=KeyService.from_settings(settings, ApiKeyRepository(sessions)),
         cases=cases,
         case_history=CaseHistory(cases, connection, embedder),
-        reviews=ReviewService(sessions, audit, policy, events),
+        reviews=ReviewService(sessions, audit, policy, events, drafter),
         review_queue=ReviewQueue(
             sessions,
             audit,
@@ -131,6 +133,7 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
         policy=policy,
         model=ModelService(classifier),
         flow=flow,
+        relabel=RelabelService(flow, cases),
         connection=connection,
     )
     readiness.attach(ReadyParts(classifier=classifier, policy=policy, connection=connection, drafter=drafter))

@@ -12,6 +12,7 @@ from triage.domain.audit.anchors import AnchorStore
 from triage.domain.audit.services import AuditService
 from triage.domain.cases.services import CaseService
 from triage.domain.events.services import EventOutbox
+from triage.engines.drafting import Drafter, build_drafter
 
 
 @pytest.fixture
@@ -24,6 +25,12 @@ def audit_service(
     sessions: sessionmaker[Session], settings: Settings, anchor_store: AnchorStore
 ) -> AuditService:
     return AuditService(sessions, settings.audit_signing_key, anchor_store)
+
+
+@pytest.fixture
+def drafter(settings: Settings) -> Drafter:
+    """The template drafter (no LLM), whose fact-check also checks human edits."""
+    return build_drafter(settings)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from triage.domain.events.services import EventOutbox
 from triage.domain.reviews.controllers import ReviewController
 from triage.domain.reviews.queue import ReviewQueue
 from triage.domain.reviews.services import ReviewService
+from triage.engines.drafting import Drafter
 from triage.engines.policy import PolicyStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,12 +43,12 @@ def as_caller(app: ASGIApp) -> ASGIApp:
 
 @pytest.fixture
 def client(
-    sessions: sessionmaker[Session], audit_service: AuditService, event_outbox: EventOutbox
+    sessions: sessionmaker[Session], audit_service: AuditService, event_outbox: EventOutbox, drafter: Drafter
 ) -> Iterator[TestClient[Litestar]]:
     policies = PolicyStore(
         ROOT / "guardrails" / "policy.yaml", taxonomy_file=ROOT / "guardrails" / "taxonomy.yaml"
     )
-    reviews = ReviewService(sessions, audit_service, policies, event_outbox)
+    reviews = ReviewService(sessions, audit_service, policies, event_outbox, drafter)
     queue = ReviewQueue(sessions, audit_service, event_outbox)
     app = Litestar(
         route_handlers=[ReviewController, AuditController],

@@ -31,6 +31,7 @@ from triage.domain.events.services import EventOutbox
 from triage.domain.events.webhooks import DeliveryPolicy, DeliveryWorker, WebhookService
 from triage.domain.reviews.schemas import DecisionCreate
 from triage.domain.reviews.services import ReviewService
+from triage.engines.drafting import Drafter
 from triage.engines.policy import PolicyStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,12 +96,12 @@ def worker(sessions: sessionmaker[Session], policy: DeliveryPolicy) -> DeliveryW
 
 @pytest.fixture
 def review_service(
-    sessions: sessionmaker[Session], audit_service: AuditService, event_outbox: EventOutbox
+    sessions: sessionmaker[Session], audit_service: AuditService, event_outbox: EventOutbox, drafter: Drafter
 ) -> ReviewService:
     policies = PolicyStore(
         ROOT / "guardrails" / "policy.yaml", taxonomy_file=ROOT / "guardrails" / "taxonomy.yaml"
     )
-    return ReviewService(sessions, audit_service, policies, event_outbox)
+    return ReviewService(sessions, audit_service, policies, event_outbox, drafter)
 
 
 def verified(receiver: Receiver, secret: str) -> list[dict[str, Any]]:

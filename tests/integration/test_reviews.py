@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import make_event, make_item, make_record
 from triage.core.actors import Actor, Role
-from triage.core.errors import Conflict, InvalidInput, PolicyViolation
+from triage.core.errors import Conflict, InvalidInput, NotFound, PolicyViolation
 from triage.core.vocabulary import ItemKind
 from triage.db.tables import DecisionRow
 from triage.domain.audit.schemas import AuditFilters
@@ -23,6 +23,7 @@ from triage.domain.events.services import EventOutbox
 from triage.domain.reviews.queue import ClaimState, QueueFilters, ReviewQueue
 from triage.domain.reviews.schemas import DecisionCreate
 from triage.domain.reviews.services import ReviewService
+from triage.engines.drafting import Drafter
 from triage.engines.policy import PolicyStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,12 +36,12 @@ WORKFLOW_ACTOR = Actor(subject="erp", role=Role.WORKFLOW)
 
 @pytest.fixture
 def review_service(
-    sessions: sessionmaker[Session], audit_service: AuditService, event_outbox: EventOutbox
+    sessions: sessionmaker[Session], audit_service: AuditService, event_outbox: EventOutbox, drafter: Drafter
 ) -> ReviewService:
     policies = PolicyStore(
         ROOT / "guardrails" / "policy.yaml", taxonomy_file=ROOT / "guardrails" / "taxonomy.yaml"
     )
-    return ReviewService(sessions, audit_service, policies, event_outbox)
+    return ReviewService(sessions, audit_service, policies, event_outbox, drafter)
 
 
 def stored(case_service: CaseService, record: TriageRecord) -> TriageRecord:
@@ -345,3 +346,54 @@ def test_queue_filters_counts_and_unknown_values(
         strict.queue(SUPERVISOR, filters=QueueFilters(category="nonsense"))
     with pytest.raises(InvalidInput):
         strict.queue(SUPERVISOR, filters=QueueFilters(team="nobody"))
+
+
+def test_a_human_edit_gets_the_fact_check_and_findings_need_an_acknowledgement(
+    case_service: CaseService, review_service: ReviewService, sessions: sessionmaker[Session]
+) -> None:
+    record = stored(case_service, make_record())
+    case_id, target = record.case.case_id, item_id(record, UPDATE)
+    invented = "Your order will arrive July 30 and we refunded $500 to your card."
+
+    checked = review_service.check_edit(case_id, target, invented, AGENT)
+    assert {f.check for f in checked} and any("500" in f.span or "July" in f.span for f in checked)
+    assert (
+        review_service.check_edit(case_id, target, "We are checking another warehouse for you.", AGENT) == []
+    )
+    edit = DecisionCreate(
+        item_id=target, expected_version=1, decision="edit_and_approve", edited_text=invented
+    )
+    with pytest.raises(InvalidInput, match="fact-check finding"):
+        review_service.decide(case_id, edit, AGENT)
+
+    acknowledged = edit.model_copy(update={"acknowledge_findings": True})
+    decided = review_service.decide(case_id, acknowledged, AGENT)
+    assert decided.status == "edited"
+    with sessions() as session:
+        row = session.execute(select(DecisionRow).where(DecisionRow.item_id == target)).scalar_one()
+    assert row.acknowledged_findings and len(row.acknowledged_findings) == len(checked)
+
+
+def test_approve_all_decides_what_the_caller_may_and_leaves_the_rest(
+    case_service: CaseService, review_service: ReviewService, review_queue: ReviewQueue
+) -> None:
+    record = stored(
+        case_service, make_record(item_overrides={"customer_update": {"requires_role": "supervisor"}})
+    )
+    case_id = record.case.case_id
+    decided = review_service.approve_all(case_id, AGENT)
+    assert [d.item_id for d in decided] == [item_id(record, REC)]
+    left = review_queue.queue(SUPERVISOR).items
+    assert [i.item_id for i in left] == [item_id(record, UPDATE)]
+    assert review_service.approve_all(case_id, SUPERVISOR)[0].case_status == "reviewed"
+
+
+def test_the_event_with_the_customer_message_is_visible_to_the_case_team_only(
+    case_service: CaseService,
+) -> None:
+    record = stored(case_service, make_record(make_event(customer_message="Where is my order? <b>now</b>")))
+    assert (
+        case_service.get_event(record.case.case_id, AGENT).customer_message == "Where is my order? <b>now</b>"
+    )
+    with pytest.raises(NotFound):
+        case_service.get_event(record.case.case_id, OTHER_TEAM)

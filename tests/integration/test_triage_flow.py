@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.live_app import AGENT, COMPLIANCE, WORKFLOW, LiveApp, live_app
+from tests.integration.live_app import AGENT, COMPLIANCE, SUPERVISOR, WORKFLOW, LiveApp, live_app
 
 pytestmark = pytest.mark.slow  # starts a live app on a bootstrapped home
 
@@ -294,3 +294,37 @@ def test_the_workflow_hears_decisions_through_the_case_and_the_feed(env: LiveApp
     assert types[:2] == ["case.triaged", "item.rejected"]
     rejected = next(e for e in feed["items"] if e["type"] == "item.rejected")
     assert rejected["data"]["reason"] == "wrong ETA" and rejected["specversion"] == "1.0"
+
+
+def test_relabelling_reworks_the_case_for_the_new_category(env: LiveApp) -> None:
+    case = post(env, shipped_test_events(120)[110]).json()
+    old_label = case["classification"]["label"]
+    new_label = next(label for label in ("credit_hold", "carrier_failure") if label != old_label)
+    url = f"/v1/cases/{case['case_id']}/relabel"
+    body = {"label": new_label, "reason": "the carrier lost the pallet", "expected_version": case["version"]}
+    supervisor = env.auth(SUPERVISOR)
+
+    assert (
+        env.client.post(url, json={**body, "label": "no_such_label"}, headers=supervisor).status_code == 422
+    )
+    relabelled = env.client.post(url, json=body, headers=supervisor)
+    assert relabelled.status_code == 200, relabelled.text
+    after = relabelled.json()
+    assert after["classification"]["label"] == new_label and after["version"] == case["version"] + 1
+    assert after["owner_team"] != case["owner_team"] or new_label == "credit_hold"
+    statuses = {r["status"] for r in after["recommendations"]} | {
+        after["drafts"][k]["status"] for k in ("summary", "customer_update")
+    }
+    assert "auto_approved" not in statuses
+    assert env.client.post(url, json=body, headers=supervisor).status_code in {409, 422}
+
+    audit = env.client.get(
+        "/v1/audit",
+        params={"case_id": case["case_id"], "action": "case.relabelled"},
+        headers=env.auth(COMPLIANCE),
+    ).json()["items"]
+    assert (
+        audit
+        and audit[0]["reason"] == "the carrier lost the pallet"
+        and audit[0]["before"]["label"] == old_label
+    )

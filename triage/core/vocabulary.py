@@ -52,6 +52,8 @@ class ItemStatus(StrEnum):
     APPROVED = "approved"
     EDITED = "edited"
     REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+    """Left open when the case was re-labelled: the new category's items replace it."""
 
 
 class CaseStatus(StrEnum):

@@ -16,6 +16,7 @@ from triage.core.actors import Actor
 from triage.domain.audit.services import AuditService
 from triage.domain.cases.flow import TriageFlow
 from triage.domain.cases.history import CaseHistory
+from triage.domain.cases.relabel import RelabelService
 from triage.domain.cases.services import CaseService
 from triage.domain.events.services import EventOutbox
 from triage.domain.events.webhooks import WebhookService
@@ -33,6 +34,8 @@ CaseServiceDep = Annotated[CaseService, Dependency(skip_validation=True)]
 """``case_service``"""
 CaseHistoryDep = Annotated[CaseHistory, Dependency(skip_validation=True)]
 """``case_history``"""
+RelabelServiceDep = Annotated[RelabelService, Dependency(skip_validation=True)]
+"""``relabel_service``"""
 ReviewServiceDep = Annotated[ReviewService, Dependency(skip_validation=True)]
 """``review_service``"""
 ReviewQueueDep = Annotated[ReviewQueue, Dependency(skip_validation=True)]

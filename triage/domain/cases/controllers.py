@@ -15,6 +15,7 @@ from triage.core.events import ExceptionEvent
 from triage.core.paging import MAX_PAGE
 from triage.core.vocabulary import CaseStatus
 from triage.domain.auth import visible_teams
+from triage.domain.cases.relabel import RelabelCreate
 from triage.domain.cases.repositories import CaseFilters
 from triage.domain.cases.schemas import ResolutionCreate, TriageCase
 from triage.domain.cases.schemas_page import CasePage, SimilarScope
@@ -23,6 +24,7 @@ from triage.domain.dependencies import (
     CaseServiceDep,
     CurrentActor,
     MetricsDep,
+    RelabelServiceDep,
     TriageFlowDep,
 )
 
@@ -118,6 +120,27 @@ class CaseController(Controller):
         if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")}:
             return Response(None, status_code=304, headers={"ETag": etag})
         return Response(case, headers={"ETag": etag})
+
+    @get(
+        "/v1/cases/{case_id:str}/event",
+        summary="The event the case was triaged from, the customer's message included (untrusted text)",
+        responses=NOT_FOUND,
+    )
+    async def get_event(
+        self, case_id: str, caller: CurrentActor, case_service: CaseServiceDep
+    ) -> ExceptionEvent:
+        return await asyncio.to_thread(case_service.get_event, case_id, caller)
+
+    @post(
+        "/v1/cases/{case_id:str}/relabel",
+        summary="Correct the category: re-gates, re-drafts and re-routes the case (audited)",
+        status_code=200,
+        responses={**NOT_FOUND, **CONFLICT},
+    )
+    async def relabel(
+        self, case_id: str, data: RelabelCreate, caller: CurrentActor, relabel_service: RelabelServiceDep
+    ) -> TriageCase:
+        return await relabel_service.relabel(case_id, data, caller)
 
     @post(
         "/v1/cases/{case_id:str}/resolution",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +26,7 @@ from triage.domain.audit.schemas import AuditEntryCreate
 from triage.domain.audit.services import AuditService
 from triage.domain.auth.policy import may_see_team
 from triage.domain.cases.records import ItemRecord, TriageRecord
+from triage.domain.cases.relabel import Relabelled
 from triage.domain.cases.repositories import CaseFilters, CaseRepository, next_page_cursor
 from triage.domain.cases.schemas import ResolutionCreate, TriageCase
 from triage.domain.events.schemas import EventCreate, EventType
@@ -138,12 +140,10 @@ class CaseService:
             raise NotFound(f"no case {case_id!r}")
         return case
 
-    def get_event(self, case_id: str) -> ExceptionEvent:
-        """The event a case was triaged from, as it was received."""
+    def get_event(self, case_id: str, actor: Actor | None = None) -> ExceptionEvent:
+        """The event a case was triaged from, as it was received (the customer's message included)."""
         with read_snapshot(self.sessions) as session:
-            case = self.repository.get(session, case_id)
-            if case is None:
-                raise NotFound(f"no case {case_id!r}")
+            case = self._visible(self.repository.get(session, case_id), case_id, actor)
             return ExceptionEvent.model_validate(case.event)
 
     def list(
@@ -186,6 +186,107 @@ class CaseService:
             elif _stored_resolution(case) != body:
                 raise Conflict(f"case {case_id!r} already has a different resolution")
             return self._read(session, case), created
+
+    def apply_relabel(self, case_id: str, relabelled: Relabelled, actor: Actor) -> TriageCase:
+        """Store a re-label in one transaction: open items superseded, the new ones added, the case moved to
+        the new team and category, audited and announced. ``Conflict`` when the case changed meanwhile."""
+        with unit_of_work(self.sessions) as session:
+            case = self._visible(self.repository.get(session, case_id, for_update=True), case_id, actor)
+            if case.version != relabelled.expected_version:
+                raise Conflict(
+                    f"case {case_id!r} changed: version {case.version}, not {relabelled.expected_version}"
+                )
+            if case.resolution_outcome is not None:
+                raise Conflict(f"case {case_id!r} is resolved; it cannot be re-labelled")
+            before = {"label": case.label, "team": case.team, "status": case.status}
+            items = self.repository.items(session, [case_id])[case_id]
+            for item in items:
+                if item.status == ItemStatus.PENDING_REVIEW:
+                    item.status, item.version = ItemStatus.SUPERSEDED, item.version + 1
+            self._relabel_row(case, relabelled)
+            new_items = self._item_rows(relabelled, case_id, len(items), case.review_due_at)
+            session.add_all(new_items)
+            session.flush()
+            self.audit.append(session, [self._relabel_entry(case, relabelled, actor, before)])
+            data = {
+                "case_id": case_id,
+                "from_label": before["label"],
+                "label": case.label,
+                "team": case.team,
+                "by": actor.subject,
+                "reason": relabelled.reason,
+            }
+            events = [EventCreate(EventType.CASE_RELABELLED, case_id, data)]
+            if case.status != before["status"]:
+                events.append(status_changed(case_id, before["status"], case.status))
+            self.events.append(session, events)
+            return self._read(session, case)
+
+    def _relabel_row(self, case: CaseRow, relabelled: Relabelled) -> None:
+        now = self.clock()
+        response = relabelled.case
+        case.label = response.classification.label
+        case.confidence = response.classification.confidence
+        case.severity = response.severity.value
+        case.owner_team = relabelled.team
+        case.team = response.owner_team
+        case.status = response.status.value
+        case.response = response.model_dump(mode="json")
+        case.review_due_at = response.review_due_at
+        case.escalation_role = relabelled.escalation_role
+        case.escalated_at = None
+        case.version += 1
+        case.updated_at = now
+
+    @staticmethod
+    def _item_rows(
+        relabelled: Relabelled, case_id: str, offset: int, due: datetime | None
+    ) -> builtins.list[ItemRow]:
+        return [
+            ItemRow(
+                item_id=item.item_id,
+                case_id=case_id,
+                position=offset + position,
+                kind=item.kind,
+                key=item.key,
+                action=item.action,
+                original_text=item.text,
+                generator=item.generator,
+                risk=item.risk,
+                status=item.status,
+                requires_role=item.requires_role,
+                requires_team=item.requires_team,
+                four_eyes=item.four_eyes,
+                findings=list(item.findings),
+                reasons=list(item.reasons),
+                review_due_at=due if item.status == ItemStatus.PENDING_REVIEW else None,
+                version=1,
+            )
+            for position, item in enumerate(relabelled.items)
+        ]
+
+    @staticmethod
+    def _relabel_entry(
+        case: CaseRow, relabelled: Relabelled, actor: Actor, before: dict[str, str]
+    ) -> AuditEntryCreate:
+        versions = relabelled.case.versions
+        return AuditEntryCreate(
+            action="case.relabelled",
+            actor=actor,
+            case_id=case.case_id,
+            order_id=case.order_id,
+            outcome=case.label,
+            reason=relabelled.reason,
+            before=before,
+            after={"label": case.label, "team": case.team, "status": case.status},
+            model_version=versions.model,
+            prompt_version=versions.prompts,
+            policy_version=versions.policy,
+            details={
+                "items": [{"item_id": i.item_id, "key": i.key, "status": i.status} for i in relabelled.items],
+                "gate": relabelled.case.gate.decision,
+            },
+        )
 
     def _resolve(self, session: Session, case: CaseRow, body: ResolutionCreate, actor: Actor) -> None:
         before = {"status": case.status}

@@ -18,6 +18,8 @@ from triage.domain.reviews.schemas import (
     ClaimAssign,
     DecisionCreate,
     DecisionRead,
+    EditCheck,
+    EditCheckRead,
     ReviewItemRead,
     ReviewQueueRead,
 )
@@ -90,3 +92,29 @@ class ReviewController(Controller):
         self, case_id: str, data: DecisionCreate, caller: CurrentActor, review_service: ReviewServiceDep
     ) -> DecisionRead:
         return await asyncio.to_thread(review_service.decide, case_id, data, caller)
+
+    @post(
+        "/v1/cases/{case_id:str}/approve-all",
+        summary="Approve every pending item of the case the caller may decide now (each audited)",
+        status_code=200,
+    )
+    async def approve_all(
+        self, case_id: str, caller: CurrentActor, review_service: ReviewServiceDep
+    ) -> list[DecisionRead]:
+        return await asyncio.to_thread(review_service.approve_all, case_id, caller)
+
+    @post(
+        "/v1/cases/{case_id:str}/items/{item_id:str}/check",
+        summary="Fact-check a text as the new text of a draft (the live re-check of an edit)",
+        status_code=200,
+    )
+    async def check_edit(
+        self,
+        case_id: str,
+        item_id: str,
+        data: EditCheck,
+        caller: CurrentActor,
+        review_service: ReviewServiceDep,
+    ) -> EditCheckRead:
+        findings = await asyncio.to_thread(review_service.check_edit, case_id, item_id, data.text, caller)
+        return EditCheckRead(findings=findings)

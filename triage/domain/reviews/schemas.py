@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from triage.core.text import FreeText, SingleLine
 from triage.core.vocabulary import Decision
+from triage.domain.cases.schemas import FindingRead
 
 
 class DecisionCreate(BaseModel):
@@ -32,6 +33,10 @@ class DecisionCreate(BaseModel):
         max_length=64,
         pattern=r"^[a-z][a-z0-9_]*$",
         description="The reviewer's label when it differs from the model's (an override needs a reason).",
+    )
+    acknowledge_findings: bool = Field(
+        default=False,
+        description="Approve an edit although the fact-check found problems in it (recorded with the findings).",
     )
 
     @model_validator(mode="after")
@@ -113,3 +118,15 @@ class DecisionRead(BaseModel):
     decided_by: str
     decided_at: datetime
     case_status: str
+
+
+class EditCheck(BaseModel):
+    """Body of ``POST /v1/cases/{case_id}/items/{item_id}/check``: a text to fact-check as the draft."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: FreeText = Field(min_length=1, max_length=8000)
+
+
+class EditCheckRead(BaseModel):
+    findings: list[FindingRead] = Field(description="Empty when the text states only the case's facts.")

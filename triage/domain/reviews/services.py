@@ -25,11 +25,16 @@ from triage.db.tables import CaseRow, DecisionRow, ItemRow
 from triage.domain.audit.schemas import AuditEntryCreate
 from triage.domain.audit.services import AuditService
 from triage.domain.auth.policy import may_see_team
+from triage.domain.cases.schemas import FindingRead
 from triage.domain.cases.services import status_changed
 from triage.domain.events.schemas import EventCreate, EventType
 from triage.domain.events.services import EventOutbox
+from triage.domain.reviews.edits import edit_findings
 from triage.domain.reviews.queue import held_by_other
 from triage.domain.reviews.schemas import DecisionCreate, DecisionRead
+from triage.domain.reviews.visibility import decidable_by
+from triage.engines.drafting import Drafter
+from triage.engines.drafting.models import DraftKind
 from triage.engines.policy import Policy, approval_requirement, draft_approval_requirement, may_approve
 
 log = logging.getLogger(__name__)
@@ -68,6 +73,8 @@ class Decided:
     awaiting_second: bool
     before: dict[str, Any]
     at: datetime
+    findings: list[dict[str, Any]] | None = None
+    """Fact-check findings of an edit, acknowledged by the approver (None when nothing was edited)."""
 
 
 class ReviewService:
@@ -77,13 +84,16 @@ class ReviewService:
         audit: AuditService,
         policies: PolicySource,
         events: EventOutbox,
+        drafter: Drafter,
         *,
         clock: Clock = utc_now,
     ) -> None:
+        """``drafter``: its fact-check is applied to human edits, as to the drafts it writes."""
         self.sessions = sessions
         self.audit = audit
         self.policies = policies
         self.events = events
+        self.drafter = drafter
         self.clock = clock
 
     def decide(self, case_id: str, body: DecisionCreate, actor: Actor) -> DecisionRead:
@@ -154,7 +164,9 @@ class ReviewService:
         self._authorize(actor, item, requirement)
         if body.decision == Decision.APPROVE and requirement.four_eyes and item.edited_by == actor.subject:
             raise PolicyViolation("four-eyes: the approver must be someone other than the editor")
+        findings = self._edit_findings(case, item, body)
         return Decided(
+            findings=findings,
             case=case,
             item=item,
             body=body,
@@ -167,6 +179,55 @@ class ReviewService:
             at=self.clock(),
         )
 
+    def _edit_findings(
+        self, case: CaseRow, item: ItemRow, body: DecisionCreate
+    ) -> list[dict[str, Any]] | None:
+        """The findings of an edit; ``InvalidInput`` listing them unless the reviewer acknowledged them."""
+        if body.decision != Decision.EDIT_AND_APPROVE or body.edited_text is None:
+            return None
+        kind = draft_kind(item)
+        findings = [f.model_dump() for f in edit_findings(self.drafter, case, kind, body.edited_text)]
+        if findings and not body.acknowledge_findings:
+            raise InvalidInput(
+                f"the edited text has {len(findings)} fact-check finding(s); fix them, or approve with "
+                "acknowledge_findings: true (recorded)",
+                extra={"findings": findings},
+            )
+        return findings
+
+    def check_edit(self, case_id: str, item_id: str, text: str, actor: Actor) -> list[FindingRead]:
+        """The fact-check findings ``text`` would have as the new text of draft ``item_id`` (a live re-check)."""
+        with read_snapshot(self.sessions) as session:
+            case = session.get(CaseRow, case_id)
+            item = session.get(ItemRow, item_id)
+            if case is None or not may_see_team(actor, case.team):
+                raise NotFound(f"no case {case_id!r}")
+            if item is None or item.case_id != case_id or item.kind != ItemKind.DRAFT:
+                raise NotFound(f"case {case_id!r} has no draft {item_id!r}")
+            return edit_findings(self.drafter, case, draft_kind(item), text)
+
+    def approve_all(self, case_id: str, actor: Actor) -> list[DecisionRead]:
+        """Approve every pending item of the case that ``actor`` may decide now (not held by someone else);
+        items they may not decide are left for whoever may."""
+        with read_snapshot(self.sessions) as session:
+            case = session.get(CaseRow, case_id)
+            if case is None or not may_see_team(actor, case.team):
+                raise NotFound(f"no case {case_id!r}")
+            pending = session.execute(
+                decidable_by(
+                    select(ItemRow, CaseRow).join(CaseRow, CaseRow.case_id == ItemRow.case_id), actor
+                ).where(ItemRow.case_id == case_id, ItemRow.status == PENDING)
+            ).all()
+            targets = [(item.item_id, item.version) for item, _ in pending]
+        decided = []
+        for target, version in targets:
+            body = DecisionCreate(item_id=target, expected_version=version, decision=Decision.APPROVE)
+            try:
+                decided.append(self.decide(case_id, body, actor))
+            except (PolicyViolation, Conflict):
+                continue  # four-eyes, a limit or a claim: that item stays for someone else (refusal audited)
+        return decided
+
     @staticmethod
     def _apply(session: Session, decided: Decided) -> None:
         """Write the decision with a conditional UPDATE on the version the reviewer saw, and its record."""
@@ -178,7 +239,11 @@ class ReviewService:
             status = ItemStatus.EDITED if item.edited_text is not None else ItemStatus.APPROVED
             values |= {"status": status.value, "decided_by": actor.subject, "decided_at": now}
         else:
-            values |= {"edited_text": body.edited_text, "edited_by": actor.subject}
+            values |= {
+                "edited_text": body.edited_text,
+                "edited_by": actor.subject,
+                "findings": decided.findings,
+            }
             if not decided.awaiting_second:
                 values |= {"status": ItemStatus.EDITED.value, "decided_by": actor.subject, "decided_at": now}
         result = session.execute(
@@ -206,6 +271,7 @@ class ReviewService:
                 before_text=decided.before["text"],
                 after_text=_current_text(item),
                 created_at=now,
+                acknowledged_findings=decided.findings or None,
             )
         )
 
@@ -379,6 +445,7 @@ def _decision_entry(decided: Decided) -> AuditEntryCreate:
             "four_eyes": requirement.four_eyes,
             "edited_by": item.edited_by,
             "order_value": case.order_value,
+            "acknowledged_findings": decided.findings or None,
         },
     )
 
@@ -427,6 +494,10 @@ def _decision_read(decided: Decided) -> DecisionRead:
         decided_at=decided.at,
         case_status=decided.case.status,
     )
+
+
+def draft_kind(item: ItemRow) -> DraftKind:
+    return "summary" if item.key == "draft:summary" else "customer_update"
 
 
 def _current_text(item: ItemRow) -> str | None:

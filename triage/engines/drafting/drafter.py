@@ -31,6 +31,7 @@ from triage.engines.drafting.models import (
     Drafter,
     DraftKind,
     DraftSet,
+    Finding,
 )
 from triage.engines.drafting.prompts import PROMPT_OF, PromptRegistry, load_prompts
 from triage.engines.drafting.redaction import Redactor
@@ -65,6 +66,10 @@ class TemplateOnlyDrafter:
             self.template_draft(ctx, facts, "customer_update", "template"),
         )
 
+    def check(self, ctx: DraftContext, kind: DraftKind, text: str) -> list[Finding]:
+        """The fact-check of any text (a human edit) against the case's facts, as drafts get it."""
+        return check_draft(text, build_fact_sheet(ctx, self._config), AUDIENCE_OF[kind], self._config)
+
     def health(self) -> dict[str, object]:
         return {"llm": "disabled", "consecutive_failures": 0}
 
@@ -96,6 +101,9 @@ class LLMDrafter:
     def _count(self, key: str, n: int = 1) -> None:
         with self._lock:
             self._stats[key] += n
+
+    def check(self, ctx: DraftContext, kind: DraftKind, text: str) -> list[Finding]:
+        return self._templates.check(ctx, kind, text)
 
     async def draft(self, ctx: DraftContext) -> DraftSet:
         self._count("calls_total")

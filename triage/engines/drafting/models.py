@@ -82,6 +82,10 @@ class Drafter(Protocol):
         """Never raises for LLM faults; returns within the LLM deadline plus a small overhead."""
         ...
 
+    def check(self, ctx: DraftContext, kind: DraftKind, text: str) -> list[Finding]:
+        """The fact-check findings of ``text`` (e.g. a human edit) written as ``kind`` for this case."""
+        ...
+
     def health(self) -> dict[str, object]:
         """State for ``/ready`` and ``/metrics``: ``{"llm": "disabled"|"closed"|"open"|"half_open", ...}``."""
         ...
