@@ -118,6 +118,17 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     jwt_jwks_file: Path | None = None
 
+    ui_session_lifetime_s: float = Field(default=8 * 3600.0, gt=0)
+    """The desk's sign-in lasts at most this long, however active the session."""
+    ui_session_idle_s: float = Field(default=1800.0, gt=0)
+    """A desk session unused for this long ends."""
+    ui_cookie_secure: bool | None = None
+    """``Secure`` on the desk's cookies: None sets it when the request came over TLS (and always in
+    production); True or False force it."""
+    ui_session_store_url: str | None = None
+    """Where desk sessions live: unset, files under ``$TRIAGE_HOME/ui-sessions`` (shared by the workers of one
+    home); ``redis://...`` for replicas on several hosts."""
+
     @field_validator("trusted_proxies", "webhook_allowed_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
@@ -158,6 +169,10 @@ class Settings(BaseSettings):
     @property
     def resolved_audit_public_keys_file(self) -> Path:
         return self.audit_public_keys_file or self.home / "audit-keys" / "public-keys.json"
+
+    @property
+    def ui_session_dir(self) -> Path:
+        return self.home / "ui-sessions"
 
     @property
     def llm(self) -> LLMSettings:

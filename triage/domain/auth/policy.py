@@ -14,6 +14,10 @@ business actor, and gets least privilege accordingly:
 
 Object-level rules (an agent sees only their teams' cases and queues) are :func:`visible_teams`; the case and
 review services apply them, because the guard cannot see which case a row belongs to.
+
+The desk's pages and forms (``/ui``) have no rules of their own: each takes the rule of the API call it makes
+(:data:`UI_ROUTE_RULES`), so a page can never show or do more than its API allows. Only signing in and the
+vendored static files are public.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ def _roles(*roles: Role) -> RouteRule:
 
 PUBLIC = RouteRule(public=True)
 
-ROUTE_RULES: Mapping[tuple[str, str], RouteRule] = {
+API_ROUTE_RULES: Mapping[tuple[str, str], RouteRule] = {
     ("POST", "/v1/exceptions"): _roles(W),
     ("GET", "/v1/cases"): _roles(W, A, S, ADM),
     ("GET", "/v1/cases/{case_id}"): _roles(W, A, S, ADM),
@@ -77,13 +81,59 @@ ROUTE_RULES: Mapping[tuple[str, str], RouteRule] = {
     ("GET", "/ready"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
 }
-"""``(METHOD, path template)`` → rule. Path templates are Litestar's, e.g. ``/v1/cases/{case_id}``."""
+"""The API's ``(METHOD, path template)`` → rule. Path templates are Litestar's, e.g. ``/v1/cases/{case_id}``."""
+
+UI_PREFIX = "/ui"
+SIGN_IN_PATH = "/ui/sign-in"
+
+
+def _as(method: str, api_path: str) -> RouteRule:
+    """The rule of the API call a page or form makes (a ``KeyError`` at import if that call has none)."""
+    return API_ROUTE_RULES[(method, api_path)]
+
+
+UI_ROUTE_RULES: Mapping[tuple[str, str], RouteRule] = {
+    ("GET", "/ui"): _roles(*ALL_ROLES),
+    ("GET", SIGN_IN_PATH): PUBLIC,
+    ("POST", SIGN_IN_PATH): PUBLIC,
+    ("POST", "/ui/sign-out"): _roles(*ALL_ROLES),
+    ("GET", "/ui/static/{file_path}"): PUBLIC,
+    ("GET", "/ui/queue"): _as("GET", "/v1/reviews"),
+    ("POST", "/ui/reviews/{item_id}/claim"): _as("POST", "/v1/reviews/{item_id}/claim"),
+    ("POST", "/ui/reviews/{item_id}/release"): _as("POST", "/v1/reviews/{item_id}/release"),
+    ("POST", "/ui/reviews/{item_id}/assign"): _as("POST", "/v1/reviews/{item_id}/assign"),
+    ("GET", "/ui/cases/{case_id}"): _as("GET", "/v1/cases/{case_id}"),
+    ("POST", "/ui/cases/{case_id}/decisions"): _as("POST", "/v1/cases/{case_id}/decisions"),
+    ("POST", "/ui/cases/{case_id}/items/{item_id}/check"): _as(
+        "POST", "/v1/cases/{case_id}/items/{item_id}/check"
+    ),
+    ("POST", "/ui/cases/{case_id}/relabel"): _as("POST", "/v1/cases/{case_id}/relabel"),
+    ("POST", "/ui/cases/{case_id}/approve-all"): _as("POST", "/v1/cases/{case_id}/approve-all"),
+    ("GET", "/ui/dashboard"): _as("GET", "/v1/dashboard"),
+    ("GET", "/ui/audit"): _as("GET", "/v1/audit"),
+    ("GET", "/ui/audit/export"): _as("GET", "/v1/audit/export"),
+}
+"""The desk's pages and forms, each with the rule of the API call behind it."""
+
+ROUTE_RULES: Mapping[tuple[str, str], RouteRule] = {**API_ROUTE_RULES, **UI_ROUTE_RULES}
+"""Every route's rule: the API's and the desk's."""
 
 PUBLIC_PATH_PREFIXES: tuple[str, ...] = ("/schema",)
 """The OpenAPI document and its viewers, all under one prefix Litestar owns."""
 
-PUBLIC_PATH_PATTERNS: tuple[str, ...] = ("^/health$", "^/ready$", "^/metrics$", "^/schema(/|$)")
-"""Anchored patterns of the paths the authentication middleware skips (Litestar searches, not matches)."""
+PUBLIC_PATH_PATTERNS: tuple[str, ...] = (
+    "^/health$",
+    "^/ready$",
+    "^/metrics$",
+    "^/schema(/|$)",
+    "^/ui/static/",
+)
+"""Anchored patterns of the paths the authentication middleware skips (Litestar searches, not matches). The
+sign-in page is not among them: it is public, but the middleware still reads a session cookie there."""
+
+
+def is_sign_in_path(path: str) -> bool:
+    return path == SIGN_IN_PATH
 
 
 def rule_for(method: str, path_template: str) -> RouteRule | None:
