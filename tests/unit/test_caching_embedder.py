@@ -40,3 +40,46 @@ def test_the_cache_is_bounded_least_recently_used_first() -> None:
     cache.embed(["a1", "b1"])
     assert inner.seen == ["b1"]
     assert cache.embed([]).shape == (0, 3)
+
+
+class UnitEmbedder(CountingEmbedder):
+    """Unit rows, so the classifier's knn member and the case store accept them."""
+
+    def embed(self, texts: list[str]) -> NDArray[np.float32]:
+        rows = super().embed(texts)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_one_triage_runs_one_encoder_pass_per_text() -> None:
+    """The bootstrapped setup: frozen-encoder members and a frozen-space store share the serving embedder
+    (cache over micro-batcher over the encoder), so classify-then-retrieve encodes each text once."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from triage.engines.batching import MicroBatcher
+    from triage.engines.classifier.model import Ensemble, LinearHead, NeighbourHead, TextClassifier
+    from triage.engines.retrieval import vectors_for
+    from triage.engines.retrieval.space import VectorSpaceStore
+
+    inner = UnitEmbedder()
+    batcher = MicroBatcher(inner)
+    served = CachingEmbedder(batcher)
+    heads: dict[str, LinearHead | NeighbourHead] = {
+        "embedding": LinearHead(np.eye(2, 3, dtype=np.float32), np.zeros(2, dtype=np.float32)),
+        "knn": NeighbourHead(np.eye(2, 3, dtype=np.float32), np.array([0, 1]), 2, 1, 0.1),
+    }
+    ensemble = Ensemble(heads, {}, {"embedding": 0.5, "knn": 0.5}, 1.0)
+    classifier = TextClassifier(
+        ensemble, served, {"version": "v", "labels": ["a", "b"], "embedding_model": "fake"}
+    )
+    store = VectorSpaceStore(
+        SimpleNamespace(model_id="fake"),  # type: ignore[arg-type]  # the backend is never searched here
+        embedding_model_id="fake",
+        projection_file=Path("unused.npy"),
+        projection=None,
+    )
+    for text in ("first exception", "second exception"):
+        classifier.predict([text])
+        vectors_for(store, served, [text])
+    batcher.close()
+    assert inner.seen == ["first exception", "second exception"]

@@ -20,9 +20,11 @@ with torch's exporter and ``onnxruntime.quantization.quantize_dynamic``.)
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,13 +60,17 @@ def export_onnx_encoder(model_dir: Path, embedder: Embedder) -> dict[str, Any] |
         float_file = Path(tmp) / "encoder.onnx"
         _export_float(base, float_file)
         quantized = Path(tmp) / ONNX_FILE
-        quantize_dynamic(
-            float_file,
-            quantized,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            op_types_to_quantize=["MatMul"],
-        )
+        logging.disable(logging.WARNING)  # its advice to run shape pre-processing first: not needed here
+        try:
+            quantize_dynamic(
+                float_file,
+                quantized,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["MatMul"],
+            )
+        finally:
+            logging.disable(logging.NOTSET)
         shutil.copyfile(quantized, model_dir / ONNX_FILE)
     backend_tokenizer.save(str(model_dir / TOKENIZER_FILE))
     manifest = {
@@ -99,7 +105,10 @@ def _export_float(base: Any, path: Path) -> None:
 
     sample = base.tokenizer(["an order exception", "a longer sample text"], padding=True, return_tensors="pt")
     axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "last_hidden_state")}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter(
+            "ignore"
+        )  # the tracer's notes on shape-dependent Python branches (checked in tests)
         torch.onnx.export(
             LastHiddenState(),
             tuple(sample[name] for name in INPUTS),
