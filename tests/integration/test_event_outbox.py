@@ -261,3 +261,28 @@ def test_concurrent_workers_never_send_one_delivery_twice(
     ids = [json.loads(body)["id"] for _, body in receiver.requests]
     assert delivered == 30 and len(ids) == 30 and len(set(ids)) == 30
     assert len(verified(receiver, created.secret)) == 30
+
+
+def test_the_webhooks_cli_manages_subscriptions_and_dead_letters(
+    triage_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from triage.cli import main
+    from triage.config import get_settings
+
+    monkeypatch.setenv("TRIAGE_WEBHOOK_ALLOWED_NETWORKS", '["127.0.0.0/8"]')
+    get_settings.cache_clear()
+    assert main(["webhooks", "create", "--url", "http://127.0.0.1:9/hook", "--type", "case.resolved"]) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["secret"].startswith("whsec_") and created["types"] == ["case.resolved"]
+    assert main(["webhooks", "rotate-secret", created["webhook_id"], "--grace-s", "60"]) == 0
+    assert json.loads(capsys.readouterr().out)["secret"] != created["secret"]
+    assert main(["webhooks", "list"]) == 0
+    assert [w["webhook_id"] for w in json.loads(capsys.readouterr().out)] == [created["webhook_id"]]
+    assert main(["webhooks", "dead-letters"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["webhooks", "redeliver", "12345"]) == 2
+    assert "no delivery" in capsys.readouterr().err
+    monkeypatch.delenv("TRIAGE_WEBHOOK_ALLOWED_NETWORKS")
+    get_settings.cache_clear()
+    assert main(["webhooks", "create", "--url", "http://127.0.0.1:9/hook"]) == 2
+    assert "not a public address" in capsys.readouterr().err

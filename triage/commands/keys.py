@@ -10,15 +10,17 @@ import argparse
 import getpass
 import shlex
 import sys
-
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING
 
 from triage.config import Settings, get_settings
 from triage.core.actors import Actor, Role
 from triage.core.errors import TriageError
-from triage.domain.auth.repositories import ApiKeyRepository
-from triage.domain.auth.schemas import ApiKeyRead
-from triage.domain.auth.services import KeyService
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from triage.domain.auth.schemas import ApiKeyRead
+    from triage.domain.auth.services import KeyService
 
 DEV_SUBJECT_PREFIX = "dev-"
 
@@ -29,6 +31,13 @@ def _sessions(settings: Settings) -> sessionmaker[Session]:
 
     upgrade_database(settings.resolved_database_url)
     return create_session_factory(create_db_engine(settings.resolved_database_url))
+
+
+def _key_service(sessions: sessionmaker[Session]) -> KeyService:
+    from triage.domain.auth.repositories import ApiKeyRepository
+    from triage.domain.auth.services import KeyService
+
+    return KeyService(ApiKeyRepository(sessions))
 
 
 def _operator() -> Actor:
@@ -64,7 +73,7 @@ def run_keys_create(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
         sessions = _sessions(settings)
-        service = KeyService(ApiKeyRepository(sessions))
+        service = _key_service(sessions)
         created = service.create(args.role, args.subject, _teams(getattr(args, "teams", "")))
         read = service.store.get(created.key_id)
         assert read is not None
@@ -91,7 +100,7 @@ def run_keys_revoke(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
         sessions = _sessions(settings)
-        revoked = KeyService(ApiKeyRepository(sessions)).revoke(args.key_id)
+        revoked = _key_service(sessions).revoke(args.key_id)
         _audit(settings, sessions, "key.revoked", revoked)
     except TriageError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
@@ -115,7 +124,7 @@ def create_dev_keys(settings: Settings, sessions: sessionmaker[Session]) -> dict
     """
     if settings.environment == "production":
         return {}
-    service = KeyService(ApiKeyRepository(sessions))
+    service = _key_service(sessions)
     if service.has_keys():
         return {}
     teams = _all_teams(settings)
@@ -133,3 +142,18 @@ def create_dev_keys(settings: Settings, sessions: sessionmaker[Session]) -> dict
 def export_lines(keys: dict[str, str]) -> list[str]:
     """``export WORKFLOW_KEY=...``, one line per role's key: ready to paste into a shell (or ``eval``)."""
     return [f"export {role.upper()}_KEY={shlex.quote(key)}" for role, key in keys.items()]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``keys`` and its subcommands to the ``triage`` parser."""
+    keys = subparsers.add_parser("keys", help="API keys").add_subparsers(
+        dest="keys_command", required=True, metavar="WHAT"
+    )
+    create = keys.add_parser("create", help="create an API key (printed once)")
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--subject", required=True)
+    create.add_argument("--teams", default="", help="comma-separated teams whose queues the key may see")
+    create.set_defaults(target="triage.commands.keys:run_keys_create")
+    revoke = keys.add_parser("revoke", help="revoke an API key")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(target="triage.commands.keys:run_keys_revoke")

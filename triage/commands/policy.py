@@ -51,3 +51,13 @@ def run_policy_check(args: argparse.Namespace) -> int:
         return _invalid(f"{path}: {len(errors)} problem(s) against {settings.taxonomy_file}:\n  {listed}")
     print(_summary(path, policy, warnings))
     return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``policy`` and its subcommands to the ``triage`` parser."""
+    policy = subparsers.add_parser("policy", help="the governed policy").add_subparsers(
+        dest="policy_command", required=True, metavar="WHAT"
+    )
+    check = policy.add_parser("check", help="validate a policy file")
+    check.add_argument("file", type=Path, nargs="?", default=None)
+    check.set_defaults(target="triage.commands.policy:run_policy_check")

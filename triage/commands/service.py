@@ -153,3 +153,16 @@ def _bootstrap_history(settings: Settings, embedder: Embedder, report: Progress)
     finally:
         store.close()
     return indexed
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``serve`` and ``bootstrap`` to the ``triage`` parser."""
+    serve = subparsers.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (needs a Qdrant server)")
+    serve.set_defaults(target="triage.commands.service:run_serve")
+    boot = subparsers.add_parser(
+        "bootstrap", help="build what serve needs and is missing (safe to run twice)"
+    )
+    boot.set_defaults(target="triage.commands.service:run_bootstrap")
