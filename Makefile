@@ -28,10 +28,12 @@ test-fast: install
 	$(BIN)/python -m pytest tests -m "not slow"
 
 lint: install
-	$(BIN)/ruff check triage tests eval
-	$(BIN)/ruff format --check triage tests eval
+	$(BIN)/ruff check triage tests eval deploy
+	$(BIN)/ruff format --check triage tests eval deploy
 	$(BIN)/mypy triage
 	$(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/python deploy/validate_compose.py deploy/compose.yaml
 
 # The service against the model's floor (both encoder backends), search at 100k cases, int8 on BANKING77.
 # Bootstraps ./var first when it is missing (the bench copies it, never changes it).
