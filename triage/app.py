@@ -35,7 +35,7 @@ from triage.domain.events.controllers import EventController, WebhookController
 from triage.domain.policy.controllers import PolicyController
 from triage.domain.reviews.controllers import ReviewController
 from triage.domain.system.controllers import SystemController
-from triage.openapi_docs import document_problems
+from triage.openapi_docs import document_problems, offline_render_plugins, redoc_script
 from triage.strict_input import StrictJSONRequest
 from triage.ui import ui_route_handlers, ui_template_config
 from triage.wiring import Job, ServiceRegistry, Services, background_jobs
@@ -208,6 +208,7 @@ def create_app(settings: Settings | None = None, *, registry: ServiceRegistry | 
             PolicyController,
             EventController,
             WebhookController,
+            redoc_script,
             *ui_route_handlers(),
         ],
         template_config=ui_template_config(),
@@ -232,6 +233,7 @@ def create_app(settings: Settings | None = None, *, registry: ServiceRegistry | 
                 }
             ),
             security=[{"apiKey": []}],
+            render_plugins=offline_render_plugins(),
         ),
         state=State({"registry": registry}),
         logging_config=None,  # `triage serve` configures logging (JSON lines, see triage/serving.py)

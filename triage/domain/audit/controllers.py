@@ -14,6 +14,8 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType
 from litestar.params import Dependency, Parameter
 from litestar.response import Stream
 
+from triage.core.errors import InvalidInput
+from triage.core.text import query_time
 from triage.domain.audit.schemas import (
     AuditFilters,
     AuditPageRead,
@@ -35,6 +37,10 @@ def provide_audit_filters(
     until: Annotated[datetime | None, Parameter(description="before (ISO 8601 with offset)")] = None,
 ) -> AuditFilters:
     """The ``filters`` dependency: the query parameters that select audit records."""
+    try:
+        since, until = query_time(since, "since"), query_time(until, "until")
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
     return AuditFilters(
         case_id=case_id, order_id=order_id, actor=actor, action=action, since=since, until=until
     )

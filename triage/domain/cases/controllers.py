@@ -11,8 +11,10 @@ from litestar.di import Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Dependency, Parameter
 
+from triage.core.errors import InvalidInput
 from triage.core.events import ExceptionEvent
 from triage.core.paging import MAX_PAGE
+from triage.core.text import query_time
 from triage.core.vocabulary import CaseStatus
 from triage.domain.auth import visible_teams
 from triage.domain.cases.relabel import RelabelCreate
@@ -43,6 +45,10 @@ def case_filters(
     ] = None,
 ) -> CaseFilters:
     """The list's filters from its query parameters, limited to the teams the caller may see."""
+    try:
+        updated_since = query_time(updated_since, "updated_since")
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
     return CaseFilters(
         status=status,
         label=label,
