@@ -7,16 +7,16 @@ instant.
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
+
+from triage.core.actors import Actor
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from triage.config import Settings
-    from triage.core.actors import Actor
     from triage.domain.audit.schemas import ExportFormat, ExportVerifyRead, PublicKeyRead, VerifyRead
     from triage.domain.audit.services import AuditService
 
@@ -73,16 +73,6 @@ def _service(settings: Settings) -> tuple[AuditService, Engine]:
 
     engine = create_db_engine(settings.resolved_database_url)
     return AuditService(create_session_factory(engine), settings), engine
-
-
-def _operator() -> Actor:
-    from triage.core.actors import Actor
-
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):
-        user = "unknown"
-    return Actor(subject=f"cli:{user}", role=None)
 
 
 def _report(result: VerifyRead, what: str) -> int:
@@ -208,7 +198,7 @@ def run_audit_rotate_key(args: argparse.Namespace) -> int:
     try:
         service, engine = _service(get_settings())
         try:
-            retired, current = service.rotate_signing_key(_operator(), new_key)
+            retired, current = service.rotate_signing_key(Actor.operator(), new_key)
         finally:
             engine.dispose()
     except TriageError as exc:

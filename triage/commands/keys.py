@@ -7,7 +7,6 @@ operator's login (``cli:<user>``), without the secret.
 from __future__ import annotations
 
 import argparse
-import getpass
 import shlex
 import sys
 from typing import TYPE_CHECKING
@@ -40,14 +39,6 @@ def _key_service(sessions: sessionmaker[Session]) -> KeyService:
     return KeyService(ApiKeyRepository(sessions))
 
 
-def _operator() -> Actor:
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):
-        user = "unknown"
-    return Actor(subject=f"cli:{user}", role=None)
-
-
 def _audit(settings: Settings, sessions: sessionmaker[Session], action: str, key: ApiKeyRead) -> None:
     from triage.domain.audit.schemas import AuditEntryCreate
     from triage.domain.audit.services import AuditService
@@ -60,7 +51,7 @@ def _audit(settings: Settings, sessions: sessionmaker[Session], action: str, key
         "teams": list(key.teams),
     }
     AuditService(sessions, settings.audit_signing_key).append_now(
-        [AuditEntryCreate(action=action, actor=_operator(), outcome="ok", details=details)]
+        [AuditEntryCreate(action=action, actor=Actor.operator(), outcome="ok", details=details)]
     )
 
 

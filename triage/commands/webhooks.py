@@ -6,7 +6,6 @@ Every change is audited under the operator's name (``cli:<user>``), as the API a
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -61,14 +60,6 @@ def _service() -> WebhookService:
     return WebhookService(sessions, AuditService(sessions, settings), delivery_policy(settings))
 
 
-def _operator() -> Actor:
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):
-        user = "unknown"
-    return Actor(subject=f"cli:{user}", role=Role.ADMIN)
-
-
 def _print(value: Any) -> int:
     print(json.dumps(value, default=str, indent=2))
     return 0
@@ -86,7 +77,7 @@ def run_create(args: argparse.Namespace) -> int:
     from triage.domain.events.schemas import WebhookCreate
 
     body = WebhookCreate.model_validate({"url": args.url, "types": args.types})
-    return _run(lambda: _service().create(body, _operator()).model_dump(mode="json"))
+    return _run(lambda: _service().create(body, Actor.operator(Role.ADMIN)).model_dump(mode="json"))
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -95,12 +86,18 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_rotate(args: argparse.Namespace) -> int:
     return _run(
-        lambda: _service().rotate_secret(args.webhook_id, args.grace_s, _operator()).model_dump(mode="json")
+        lambda: (
+            _service()
+            .rotate_secret(args.webhook_id, args.grace_s, Actor.operator(Role.ADMIN))
+            .model_dump(mode="json")
+        )
     )
 
 
 def run_disable(args: argparse.Namespace) -> int:
-    return _run(lambda: _service().disable(args.webhook_id, _operator()).model_dump(mode="json"))
+    return _run(
+        lambda: _service().disable(args.webhook_id, Actor.operator(Role.ADMIN)).model_dump(mode="json")
+    )
 
 
 def run_dead_letters(args: argparse.Namespace) -> int:
@@ -115,4 +112,6 @@ def run_dead_letters(args: argparse.Namespace) -> int:
 
 
 def run_redeliver(args: argparse.Namespace) -> int:
-    return _run(lambda: _service().redeliver(args.delivery_id, _operator()).model_dump(mode="json"))
+    return _run(
+        lambda: _service().redeliver(args.delivery_id, Actor.operator(Role.ADMIN)).model_dump(mode="json")
+    )

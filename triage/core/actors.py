@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -24,6 +25,15 @@ class Actor:
     @classmethod
     def system(cls) -> Actor:
         return cls(subject="system", role=None)
+
+    @classmethod
+    def operator(cls, role: Role | None = None) -> Actor:
+        """The person running a CLI command, by their login (``cli:<user>``), as the audit log names them."""
+        try:
+            user = getpass.getuser()
+        except (OSError, KeyError):
+            user = "unknown"
+        return cls(subject=f"cli:{user}", role=role)
 
     @property
     def is_system(self) -> bool:

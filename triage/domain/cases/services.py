@@ -204,7 +204,10 @@ class CaseService:
                 if item.status == ItemStatus.PENDING_REVIEW:
                     item.status, item.version = ItemStatus.SUPERSEDED, item.version + 1
             self._relabel_row(case, relabelled)
-            new_items = self._item_rows(relabelled, case_id, len(items), case.review_due_at)
+            new_items = [
+                item_row(item, case_id, len(items) + position, case.review_due_at)
+                for position, item in enumerate(relabelled.items)
+            ]
             session.add_all(new_items)
             session.flush()
             self.audit.append(session, [self._relabel_entry(case, relabelled, actor, before)])
@@ -237,33 +240,6 @@ class CaseService:
         case.escalated_at = None
         case.version += 1
         case.updated_at = now
-
-    @staticmethod
-    def _item_rows(
-        relabelled: Relabelled, case_id: str, offset: int, due: datetime | None
-    ) -> builtins.list[ItemRow]:
-        return [
-            ItemRow(
-                item_id=item.item_id,
-                case_id=case_id,
-                position=offset + position,
-                kind=item.kind,
-                key=item.key,
-                action=item.action,
-                original_text=item.text,
-                generator=item.generator,
-                risk=item.risk,
-                status=item.status,
-                requires_role=item.requires_role,
-                requires_team=item.requires_team,
-                four_eyes=item.four_eyes,
-                findings=list(item.findings),
-                reasons=list(item.reasons),
-                review_due_at=due if item.status == ItemStatus.PENDING_REVIEW else None,
-                version=1,
-            )
-            for position, item in enumerate(relabelled.items)
-        ]
 
     @staticmethod
     def _relabel_entry(
@@ -354,25 +330,7 @@ class CaseService:
             version=1,
         )
         items = [
-            ItemRow(
-                item_id=item.item_id,
-                case_id=triage.case_id,
-                position=position,
-                kind=item.kind,
-                key=item.key,
-                action=item.action,
-                original_text=item.text,
-                generator=item.generator,
-                risk=item.risk,
-                status=item.status,
-                requires_role=item.requires_role,
-                requires_team=item.requires_team,
-                four_eyes=item.four_eyes,
-                findings=list(item.findings),
-                reasons=list(item.reasons),
-                review_due_at=record.review_due_at if item.status == ItemStatus.PENDING_REVIEW else None,
-                version=1,
-            )
+            item_row(item, triage.case_id, position, record.review_due_at)
             for position, item in enumerate(record.items)
         ]
         return case, items
@@ -562,3 +520,26 @@ def _resolution_read(case: CaseRow) -> dict[str, Any] | None:
         "resolved_by": case.resolved_by,
         "resolved_at": case.resolved_at,
     }
+
+
+def item_row(item: ItemRecord, case_id: str, position: int, review_due_at: datetime | None) -> ItemRow:
+    """The stored row of a gated item (pending items carry the case's review deadline)."""
+    return ItemRow(
+        item_id=item.item_id,
+        case_id=case_id,
+        position=position,
+        kind=item.kind,
+        key=item.key,
+        action=item.action,
+        original_text=item.text,
+        generator=item.generator,
+        risk=item.risk,
+        status=item.status,
+        requires_role=item.requires_role,
+        requires_team=item.requires_team,
+        four_eyes=item.four_eyes,
+        findings=list(item.findings),
+        reasons=list(item.reasons),
+        review_due_at=review_due_at if item.status == ItemStatus.PENDING_REVIEW else None,
+        version=1,
+    )
