@@ -291,7 +291,7 @@ def test_embedded_store_survives_reopen_and_reports_its_engine(
         health = store.health()
     finally:
         store.close()
-    assert health.ok and health.mode == "embedded" and "Qdrant Edge" in health.detail
+    assert health.ok and health.mode == "local" and "Qdrant Edge" in health.detail
 
 
 def test_hnsw_above_the_threshold_finds_what_exact_search_finds(tmp_path: Path) -> None:

@@ -13,8 +13,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from threading import Lock
 
-STAGES = ("embed", "classify", "retrieve", "draft", "check", "gate", "persist", "audit")
-"""The stages reported at ``/metrics`` (``triage_stage_seconds``) and by the service benchmark."""
+STAGES = ("replay", "embed", "classify", "retrieve", "draft", "check", "gate", "persist", "audit")
+"""The stages reported at ``/metrics`` (``triage_stage_seconds``) and by the service benchmark. The flow
+records all but ``check`` (the fact-check, inside ``draft``) and ``audit`` (written in ``persist``'s
+transaction); code that wants them apart records them with ``stage``."""
 
 
 class StageClock:

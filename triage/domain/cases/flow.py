@@ -92,8 +92,9 @@ class TriageFlow:
         self, event: ExceptionEvent, actor: Actor, scope: SimilarScope | None
     ) -> tuple[TriageCase, bool]:
         started_at = asyncio.get_running_loop().time()
-        body_hash = sha256_json(event.model_dump(mode="json"))
-        replay = await asyncio.to_thread(self.cases.find_replay, event.event_id, body_hash)
+        with stage("replay"):  # the idempotency check: hash the body, look the event id up
+            body_hash = sha256_json(event.model_dump(mode="json"))
+            replay = await asyncio.to_thread(self.cases.find_replay, event.event_id, body_hash)
         if replay is not None:
             return replay, False
 

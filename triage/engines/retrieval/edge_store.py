@@ -51,7 +51,8 @@ HNSW_EF_CONSTRUCT = 100
 class EdgeCaseStore:
     """A ``CaseBackend`` over one Qdrant Edge shard (cosine distance, point id = UUID5 of the case id)."""
 
-    mode = "embedded"
+    mode = "local"
+    """Shown by ``/ready``: the same name as before Edge, when local meant qdrant-client's local mode."""
 
     def __init__(
         self,
@@ -92,7 +93,7 @@ class EdgeCaseStore:
                 shard.update(edge.UpdateOperation.create_field_index(name, edge.PayloadSchemaType.Datetime))
             return shard
         except Exception as exc:  # qdrant-edge raises plain Exception for every failure
-            raise UpstreamUnavailable(f"case store (embedded) cannot open {path}: {exc}") from exc
+            raise UpstreamUnavailable(f"case store (local) cannot open {path}: {exc}") from exc
 
     def _config(self) -> Any:
         import qdrant_edge as edge
@@ -142,7 +143,7 @@ class EdgeCaseStore:
         try:
             shard = edge.EdgeShard.load(str(self.folder / SHARD_DIR))
         except Exception as exc:  # a torn or foreign folder
-            raise UpstreamUnavailable(f"case store (embedded) cannot open {self.folder}: {exc}") from exc
+            raise UpstreamUnavailable(f"case store (local) cannot open {self.folder}: {exc}") from exc
         try:
             return int(shard.count(edge.CountRequest(exact=True)))
         finally:
@@ -152,13 +153,13 @@ class EdgeCaseStore:
     def _upstream(self, what: str) -> Iterator[Any]:
         with self._lock:
             if self._closed:
-                raise UpstreamUnavailable("case store (embedded) is closed")
+                raise UpstreamUnavailable("case store (local) is closed")
             try:
                 yield self._shard
             except (InvalidInput, ConfigurationError):
                 raise
             except Exception as exc:  # qdrant-edge raises plain Exception for every failure
-                raise UpstreamUnavailable(f"case store (embedded) failed to {what}: {exc}") from exc
+                raise UpstreamUnavailable(f"case store (local) failed to {what}: {exc}") from exc
 
     def search(
         self, vector: NDArray[np.float32], *, k: int, filters: CaseFilters | None = None
@@ -273,7 +274,7 @@ class EdgeCaseStore:
             try:
                 self._shard.close()
             except Exception as exc:  # closing must not fail shutdown; the WAL already holds every update
-                raise UpstreamUnavailable(f"case store (embedded) failed to close: {exc}") from exc
+                raise UpstreamUnavailable(f"case store (local) failed to close: {exc}") from exc
             finally:
                 _release_folder(self._flock)
 

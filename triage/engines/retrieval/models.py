@@ -230,7 +230,7 @@ class CaseBackend(CaseCollection, Protocol):
     """Where a collection's vectors live: a Qdrant Edge shard (embedded) or a collection on a Qdrant server."""
 
     mode: str
-    """``embedded`` or ``server``: shown by ``/ready``."""
+    """``local`` (Qdrant Edge in process) or ``server``: shown by ``/ready``."""
 
     def rebind(self, model_id: str) -> None:
         """Record another vector space on the still empty collection (``ConfigurationError`` once filled)."""

@@ -42,10 +42,7 @@ def _client_errors() -> tuple[type[BaseException], ...]:
 
 
 class QdrantCaseStore:
-    """A ``CaseBackend`` over one Qdrant collection (cosine distance, point id = UUID5 of the case id).
-
-    ``mode`` is ``server``; ``local`` (qdrant-client's in-process mode) is only used to read a collection
-    made before the embedded store was Qdrant Edge (``migrate.py``)."""
+    """A ``CaseBackend`` over one collection on a Qdrant server (cosine distance, point id = UUID5 of the case id)."""
 
     def __init__(
         self,
@@ -105,8 +102,6 @@ class QdrantCaseStore:
     def _create_payload_indexes(self) -> None:
         from qdrant_client import models
 
-        if self.mode == "local":
-            return  # local mode scans every point; payload indexes there only emit a warning
         for name in KEYWORD_FIELDS:
             self._client.create_payload_index(
                 self.collection, name, models.PayloadSchemaType.KEYWORD, timeout=self._timeout
