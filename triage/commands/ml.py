@@ -1,4 +1,4 @@
-"""Handlers of ``triage train``, ``triage predict`` and ``triage eval classify``.
+"""Handlers of ``triage train``, ``triage predict`` and ``triage eval classify`` (now the harness's suite).
 
 Each takes the parsed ``argparse.Namespace`` and returns an exit code. Service errors are turned into one
 ``error: <message>`` line and exit code 2 here, at the boundary, and nowhere else.
@@ -7,12 +7,11 @@ Each takes the parsed ``argparse.Namespace`` and returns an exit code. Service e
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from triage.core.errors import ArtifactError, InvalidInput, TriageError
 
@@ -147,87 +146,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_eval_classify(args: argparse.Namespace) -> int:
-    from triage.engines.classifier import evaluate, load_classifier
-    from triage.engines.datasets import load_labelled
+    """``triage eval classify``: the ``classify`` suite of the evaluation harness (``triage.commands.evaluation``)."""
+    from triage.commands.evaluation import run_eval
 
-    try:
-        rows = load_labelled(Path(args.data), **_columns(args))
-        classifier = load_classifier(Path(args.model), _embedder())
-        result = evaluate(classifier, rows)
-    except TriageError as exc:
-        return _fail(exc)
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    print(text)
-    if getattr(args, "json", None):
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
-    if getattr(args, "report", None):
-        Path(args.report).write_text(
-            html_report(result, classifier.version, str(args.data)), encoding="utf-8"
-        )
-    cov = result["coverage_at_precision"]
-    print(
-        f"n={result['n']} accuracy={result['accuracy']:.4f} macro_f1={result['macro_f1']:.4f} "
-        f"ece={result['ece']:.4f} coverage@0.95={cov['0.95']:.3f} coverage@0.99={cov['0.99']:.3f}",
-        file=sys.stderr,
-    )
-    return 0
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(cell))}</td>" for cell in row) + "</tr>" for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
-
-
-def html_report(result: dict[str, Any], version: str, data: str) -> str:
-    """A self-contained HTML page: headline metrics, reliability table, per-class table, top confusions."""
-    cov = result["coverage_at_precision"]
-    headline = _table(
-        ["n", "accuracy", "macro F1", "ECE (15 bins)", "coverage@0.95", "coverage@0.99"],
-        [[result["n"], result["accuracy"], result["macro_f1"], result["ece"], cov["0.95"], cov["0.99"]]],
-    )
-    reliability = _table(
-        ["confidence bin", "count", "mean confidence", "accuracy", "gap", ""],
-        [
-            [
-                f"{r['lower']:.3f}-{r['upper']:.3f}",
-                r["count"],
-                r["confidence"],
-                r["accuracy"],
-                r["accuracy"] - r["confidence"],
-                "#" * round(40 * r["accuracy"]),
-            ]
-            for r in result["reliability"]
-        ],
-    )
-    per_class = _table(
-        ["label", "precision", "recall", "F1", "support"],
-        [
-            [label, m["precision"], m["recall"], m["f1"], m["support"]]
-            for label, m in sorted(result["per_class"].items(), key=lambda kv: kv[1]["f1"])
-        ],
-    )
-    confusions = _table(
-        ["true label", "predicted", "count"],
-        [[c["true"], c["predicted"], c["count"]] for c in result["confusions"]],
-    )
-    style = (
-        "body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}"
-        "table{border-collapse:collapse;margin-bottom:1.5em}"
-        "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}td:last-child{font-family:monospace;text-align:left}"
-    )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Classifier evaluation</title>"
-        f"<style>{style}</style></head><body><h1>Classifier evaluation</h1>"
-        f"<p>model {html.escape(version)}<br>data {html.escape(data)}</p>"
-        f"<h2>Headline</h2>{headline}<h2>Reliability (top-1 confidence)</h2>{reliability}"
-        f"<h2>Per class (worst F1 first)</h2>{per_class}<h2>Most frequent confusions</h2>{confusions}"
-        "</body></html>\n"
-    )
+    args.suite = "classify"
+    return run_eval(args)
