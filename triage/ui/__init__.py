@@ -28,8 +28,14 @@ from litestar.template.config import TemplateConfig
 
 from triage.core.errors import TriageError
 from triage.domain.auth.policy import UI_PREFIX
+from triage.domain.system.dashboard_api import DashboardController
+from triage.ui.audit_page import AuditPageController
 from triage.ui.auth_pages import DeskSessionController
+from triage.ui.case_page import CasePageController
+from triage.ui.dashboard_page import DashboardPageController
 from triage.ui.errors import desk_error
+from triage.ui.formatting import FILTERS
+from triage.ui.queue_page import QueuePageController
 from triage.ui.security import PAGE_HEADERS, DeskCSRFMiddleware
 
 HERE = Path(__file__).parent
@@ -41,7 +47,13 @@ def ui_route_handlers() -> list[Any]:
     """The desk's route handlers: the pages and forms (one router), and the static files."""
     pages = Router(
         path=UI_PREFIX,
-        route_handlers=[DeskSessionController],
+        route_handlers=[
+            DeskSessionController,
+            QueuePageController,
+            CasePageController,
+            DashboardPageController,
+            AuditPageController,
+        ],
         middleware=[DefineMiddleware(DeskCSRFMiddleware)],
         # Every key the app maps, so the desk's handler wins for each (Litestar picks the nearest class).
         exception_handlers=dict.fromkeys(
@@ -66,7 +78,8 @@ def ui_route_handlers() -> list[Any]:
         include_in_schema=False,
         cache_control=CacheControlHeader(max_age=3600),
     )
-    return [pages, static]
+    # GET /v1/dashboard belongs with the API; it is listed here until triage/app.py lists it beside the others.
+    return [pages, static, DashboardController]
 
 
 def ui_template_config() -> TemplateConfig[JinjaTemplateEngine]:
@@ -78,4 +91,5 @@ def ui_template_config() -> TemplateConfig[JinjaTemplateEngine]:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters.update(FILTERS)
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
