@@ -61,5 +61,17 @@ bench-llm: install
 bench-triage: install
 	$(BIN)/python -m eval.bench triage
 
+# Every evaluation suite on the shipped data: var/eval/eval.json and var/eval/report.html (see triage eval --help).
+.PHONY: eval eval-fast
+EVAL_DATA := --history eval/datasets/order_exceptions/history.jsonl --data eval/datasets/order_exceptions/test.jsonl
+eval: install
+	$(BIN)/python -m triage.commands.evaluation all $(EVAL_DATA) --candidate eval/policies/stricter.yaml \
+		--candidate eval/policies/wider-auto.yaml --costs eval/costs.yaml --out var/eval
+
+# The CI version: small samples, compared with the committed baseline (exit 1 on a regression).
+eval-fast: install
+	$(BIN)/python -m triage.commands.evaluation all --fast $(EVAL_DATA) --candidate eval/policies/stricter.yaml \
+		--out var/eval-fast --baseline eval/baselines/fast.json
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
