@@ -70,8 +70,9 @@ def _triage_error(request: Request[Any, Any, Any], exc: TriageError) -> Response
 
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     errors = exc.extra if isinstance(exc.extra, list) else []
+    # A check on the whole body (not one field) names no key: it is reported against "body".
     fields = [
-        {"field": e.get("key") or e.get("source"), "message": e.get("message")}
+        {"field": str(e.get("key") or e.get("source") or "body"), "message": str(e.get("message") or "")}
         for e in errors
         if isinstance(e, dict)
     ]
@@ -79,7 +80,7 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
     # A body that is not JSON (or not UTF-8) is malformed, not a semantic error: 400.
     status = (
         400
-        if not fields or all(f["field"] in (None, "body") and "JSON" in str(f["message"]) for f in fields)
+        if not fields or all(f["field"] == "body" and "JSON" in f["message"] for f in fields)
         else 422
     )
     return problem(
