@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from triage.core.errors import InvalidInput
+from triage.core.errors import ArtifactError, InvalidInput
 
 if TYPE_CHECKING:
     from triage.config import Settings
@@ -127,6 +127,9 @@ class Workbench:
         from triage.engines.classifier import load_classifier
 
         model = self.config.model or self._train()
+        if not (model / "metadata.json").is_file():
+            # before the embedding model loads, so a wrong path fails in a second
+            raise ArtifactError(f"{model}: not a classifier artifact (metadata.json is missing)")
         self.meta["model"] = str(model)
         return load_classifier(model, self.embedder)
 
