@@ -167,13 +167,32 @@ def _suites(name: str) -> list[str]:
     return list(SUITES) if name == "all" else [name]
 
 
+def flat(run: dict[str, Any]) -> dict[str, Any]:
+    """A one-suite run keeps the contract's shape: the suite's figures at the top, ``meta`` beside them."""
+    suites = run.get("meta", {}).get("suites", [])
+    if len(suites) != 1:
+        return run
+    extra = {key: run[key] for key in ("meta", "comparison") if key in run}
+    return {**run[suites[0]], **extra}
+
+
+def nested(run: dict[str, Any]) -> dict[str, Any]:
+    """Any run's JSON (one suite at the top, or several by name) with every suite under its name."""
+    from triage.evaluation.runner import SUITES
+
+    suites = run.get("meta", {}).get("suites", [])
+    if any(name in run for name in SUITES) or len(suites) != 1:
+        return run
+    return {suites[0]: run, "meta": run.get("meta", {})}
+
+
 def _write(args: argparse.Namespace, run: dict[str, Any]) -> None:
     from triage.evaluation.report import render
 
     out = getattr(args, "out", None)
     json_path = getattr(args, "json", None) or (out / "eval.json" if out else None)
     report_path = getattr(args, "report", None) or (out / "report.html" if out else None)
-    text = json.dumps(run, indent=1, ensure_ascii=False, default=str)
+    text = json.dumps(flat(run), indent=1, ensure_ascii=False, default=str)
     if json_path is None:
         print(text)
     else:
@@ -196,7 +215,7 @@ def _compare(args: argparse.Namespace, run: dict[str, Any]) -> int:
         baseline = json.loads(Path(baseline_path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"{baseline_path}: not a readable run ({exc})") from exc
-    rows = compare(run, baseline, load_tolerances(getattr(args, "tolerances", DEFAULT_TOLERANCES)))
+    rows = compare(run, nested(baseline), load_tolerances(getattr(args, "tolerances", DEFAULT_TOLERANCES)))
     run["comparison"] = rows
     for line in summary_lines(rows):
         print(line, file=sys.stderr)
