@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from triage.commands import audit, keys, policy, retrieval, service, webhooks
+from triage.commands import audit, evaluation, keys, policy, retrieval, service, webhooks
 from triage.commands.retrieval import add_column_options
 
 
@@ -31,16 +31,6 @@ def _register_models(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     predict.set_defaults(target="triage.commands.ml:run_predict")
 
 
-def _register_eval_classify(evaluate: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    classify = evaluate.add_parser("classify", help="accuracy, calibration and coverage of a classifier")
-    classify.add_argument("--model", type=Path, required=True)
-    classify.add_argument("--data", type=Path, required=True)
-    classify.add_argument("--json", type=Path, default=None)
-    classify.add_argument("--report", type=Path, default=None, help="write an HTML report")
-    add_column_options(classify)
-    classify.set_defaults(target="triage.commands.ml:run_eval_classify")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Every command module adds its own subcommands (``register``); handlers are imported when run."""
     parser = argparse.ArgumentParser(prog="triage", description="Governed triage of order exceptions.")
@@ -48,10 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     service.register(sub)
     _register_models(sub)
     evaluate = sub.add_parser("eval", help="offline evaluation").add_subparsers(
-        dest="eval_command", required=True, metavar="WHAT"
+        dest="eval_command", required=True, metavar="SUITE"
     )
-    _register_eval_classify(evaluate)
-    retrieval.register(sub, evaluate)
+    evaluation.register(evaluate)
+    retrieval.register(sub)
     audit.register(sub)
     policy.register(sub)
     keys.register(sub)

@@ -193,23 +193,13 @@ def run_eval_retrieve(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-    evaluate: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> None:
-    """Add ``index`` to the ``triage`` parser and ``retrieve`` to ``triage eval``."""
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``index`` to the ``triage`` parser (``triage eval retrieve`` is the evaluation harness's)."""
     index = subparsers.add_parser("index", help="upsert historical cases into the history collection")
     index.add_argument("--data", type=Path, required=True)
     index.add_argument("--batch-size", type=int, default=256)
     add_column_options(index)
     index.set_defaults(target="triage.commands.retrieval:run_index")
-    retrieve = evaluate.add_parser("retrieve", help="precision and hit rate of similar-case retrieval")
-    retrieve.add_argument("--history", type=Path, required=True)
-    retrieve.add_argument("--data", type=Path, required=True)
-    retrieve.add_argument("--k", type=int, default=5)
-    retrieve.add_argument("--json", type=Path, default=None)
-    add_column_options(retrieve)
-    retrieve.set_defaults(target="triage.commands.retrieval:run_eval_retrieve")
 
 
 def add_column_options(parser: argparse.ArgumentParser) -> None:
