@@ -54,6 +54,9 @@ class DeskSessionController(Controller):
     async def sign_in(self, request: Request[Any, Any, Any], audit_service: AuditServiceDep) -> Response[Any]:
         form = await request.form()
         credential, next_path = form.get("credential") or "", _next_path(form.get("next"))
+        if not str(credential).strip():  # nothing to check: an incomplete form, not a failed sign-in
+            message = FAILURES[Failure.MISSING.value]
+            return page(request, "sign_in.html", status_code=422, next=next_path, error=message)
         backend, sessions = _backend(request)
         keys = backend.key_service()
         if keys is None:
@@ -74,11 +77,12 @@ class DeskSessionController(Controller):
 
     @post("/sign-out")
     async def sign_out(
-        self, request: Request[Any, Any, Any], caller: CurrentActor, audit_service: AuditServiceDep
+        self, request: Request[Any, Any, Any], audit_service: AuditServiceDep
     ) -> Response[Any]:
         _, sessions = _backend(request)
         await sessions.sign_out(request.cookies.get(SESSION_COOKIE))
-        await asyncio.to_thread(audit_service.record_event, caller, "desk.signed_out", outcome="ok")
+        if isinstance(request.user, Actor):  # an ended session signs out too, with nothing to record
+            await asyncio.to_thread(audit_service.record_event, request.user, "desk.signed_out", outcome="ok")
         cleared = sessions.cleared_cookie(over_tls=_over_tls(request))
         return Redirect("/ui/sign-in?done=signed_out", status_code=303, cookies=[cleared])
 

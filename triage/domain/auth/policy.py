@@ -85,6 +85,7 @@ API_ROUTE_RULES: Mapping[tuple[str, str], RouteRule] = {
 
 UI_PREFIX = "/ui"
 SIGN_IN_PATH = "/ui/sign-in"
+SIGN_OUT_PATH = "/ui/sign-out"
 
 
 def _as(method: str, api_path: str) -> RouteRule:
@@ -96,7 +97,7 @@ UI_ROUTE_RULES: Mapping[tuple[str, str], RouteRule] = {
     ("GET", "/ui"): _roles(*ALL_ROLES),
     ("GET", SIGN_IN_PATH): PUBLIC,
     ("POST", SIGN_IN_PATH): PUBLIC,
-    ("POST", "/ui/sign-out"): _roles(*ALL_ROLES),
+    ("POST", SIGN_OUT_PATH): PUBLIC,  # ends the session it names, if any: nothing else changes
     ("GET", "/ui/static/{file_path}"): PUBLIC,
     ("GET", "/ui/queue"): _as("GET", "/v1/reviews"),
     ("POST", "/ui/reviews/{item_id}/claim"): _as("POST", "/v1/reviews/{item_id}/claim"),
@@ -128,12 +129,13 @@ PUBLIC_PATH_PATTERNS: tuple[str, ...] = (
     "^/schema(/|$)",
     "^/ui/static/",
 )
-"""Anchored patterns of the paths the authentication middleware skips (Litestar searches, not matches). The
-sign-in page is not among them: it is public, but the middleware still reads a session cookie there."""
+"""Anchored patterns of the paths the authentication middleware skips (Litestar searches, not matches). Signing
+in and out are not among them: they are public, but the middleware still reads a session cookie there."""
 
 
 def is_sign_in_path(path: str) -> bool:
-    return path == SIGN_IN_PATH
+    """Signing in or out: public, with the caller known when a live session names them (never a 401)."""
+    return path in {SIGN_IN_PATH, SIGN_OUT_PATH}
 
 
 def rule_for(method: str, path_template: str) -> RouteRule | None:

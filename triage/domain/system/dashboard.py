@@ -76,7 +76,9 @@ class AutomationRead(BaseModel):
     items: int
     auto_approved: int
     auto_share: float | None
-    auto_later_corrected: int = Field(description="Auto-approved items of cases later re-labelled or overridden.")
+    auto_later_corrected: int = Field(
+        description="Auto-approved items of cases later re-labelled or overridden."
+    )
     corrected_share: float | None
 
 
@@ -159,7 +161,9 @@ def _load(session: Session, since: datetime) -> Window:
     ids = [case.case_id for case in cases]
     items = list(session.execute(select(ItemRow).where(ItemRow.case_id.in_(ids))).scalars()) if ids else []
     decisions = (
-        list(session.execute(select(DecisionRow).where(DecisionRow.case_id.in_(ids))).scalars()) if ids else []
+        list(session.execute(select(DecisionRow).where(DecisionRow.case_id.in_(ids))).scalars())
+        if ids
+        else []
     )
     relabelled: dict[str, list[str]] = {}
     if ids:
@@ -308,4 +312,3 @@ def _override_rates(window: Window) -> list[CategoryRate]:
         CategoryRate(category=label, cases=n, corrected=fixed[label], rate=fixed[label] / n)
         for label, n in sorted(totals.items(), key=lambda pair: (-pair[1], pair[0]))
     ]
-

@@ -29,7 +29,9 @@ class DashboardController(Controller):
     tags = ["system"]
     dependencies = DASHBOARD_DEPENDENCIES
 
-    @get("/v1/dashboard", summary="Process measures over the last `days` days (volume, aging, SLA, rework ...)")
+    @get(
+        "/v1/dashboard", summary="Process measures over the last `days` days (volume, aging, SLA, rework ...)"
+    )
     async def dashboard(
         self,
         dashboard_service: DashboardServiceDep,
