@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast lint bench bench-service bench-onnx bench-search bench-retrieval bench-llm bench-triage clean
+.PHONY: install run test test-fast fuzz lint bench bench-service bench-onnx bench-search bench-retrieval bench-llm bench-triage clean
 
 install: $(STAMP)
 
@@ -23,6 +23,9 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest tests
+
+fuzz: install
+	TRIAGE_FUZZ_EXAMPLES=17 TRIAGE_FUZZ_MIN_REQUESTS=5000 $(BIN)/python -m pytest tests/integration/test_schemathesis.py
 
 test-fast: install
 	$(BIN)/python -m pytest tests -m "not slow"
