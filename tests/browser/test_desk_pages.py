@@ -181,3 +181,14 @@ def test_relabel_reroutes_the_case_and_counts_on_the_dashboard(signed_in: SignIn
     left_behind = signed_in("old-team-agent")
     response = left_behind.goto(f"/ui/cases/{case['case_id']}")
     assert response is not None and response.status == 404, "the case stayed with its old team"
+
+
+def test_revoking_the_key_ends_its_desk_sessions(signed_in: SignIn, desk: Desk) -> None:
+    desk.new_key("leaver", Role.AGENT, ("logistics",))
+    page = signed_in("leaver")
+    expect(page.locator("h1")).to_have_text("Review queue")
+    keys = desk.registry.require().keys
+    key_id = next(k.key_id for k in keys.list() if k.subject == "leaver")
+    keys.revoke(key_id)
+    page.goto("/ui/queue")
+    expect(page).to_have_url(re.compile(r"/ui/sign-in\?next=/ui/queue$"))
