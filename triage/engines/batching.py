@@ -1,9 +1,11 @@
 """Micro-batching: concurrent callers share encoder passes.
 
-``MicroBatcher`` is an ``Embedder`` in front of another one. Callers queue their texts and wait; one encoder
-thread takes whatever is waiting when the model frees up (up to ``max_batch`` texts and ``max_tokens`` padded
-tokens), runs one pass and hands each caller its rows. There is no fixed wait by default (``max_wait_s`` 0): a
-lone request is encoded at once, and batches form only when requests arrive while the model is busy. The
+``MicroBatcher`` is an ``Embedder`` in front of another one. Callers queue their texts; when the model is free,
+one of them (a leader) takes whatever is waiting (up to ``max_batch`` texts and ``max_tokens`` padded tokens),
+runs one pass in its own thread and hands each caller its rows; when it is done, one of the callers still
+waiting leads the next pass. There is no fixed wait by default (``max_wait_s`` 0): a lone request is encoded at
+once, in its own thread (no hand-off to another thread, which on a busy machine costs a wait for a core), and
+batches form only when requests arrive while the model is busy. The
 queue is bounded: past ``max_queue`` waiting texts a call fails at once with ``EncoderBusy`` (503 with
 ``retry_after``) instead of letting every request's latency grow.
 
@@ -77,7 +79,7 @@ def estimate_tokens(text: str) -> int:
 
 
 class MicroBatcher:
-    """An ``Embedder`` whose concurrent callers share passes of ``inner`` (which runs in one thread only)."""
+    """An ``Embedder`` whose concurrent callers share passes of ``inner`` (one pass at a time)."""
 
     def __init__(
         self,
@@ -97,9 +99,8 @@ class MicroBatcher:
         self._queue: deque[_Request] = deque()
         self._waiting = 0
         self._closed = False
+        self._busy = False
         self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="encoder", daemon=True)
-        self._thread.start()
 
     @property
     def waiting(self) -> int:
@@ -121,70 +122,77 @@ class MicroBatcher:
     def _queued(self, texts: list[str]) -> NDArray[np.float32]:
         request = _Request(list(texts), max(self._count_tokens(t) for t in texts))
         with self._cond:
-            if self._closed:
-                raise UpstreamUnavailable("the encoder is closed")
-            if self._waiting + len(texts) > self.limits.max_queue:
-                self.rejected += 1
-                if self._observer is not None:
-                    self._observer.rejected()
-                raise EncoderBusy(
-                    f"{self._waiting} texts are waiting for the encoder (limit {self.limits.max_queue}); "
-                    f"retry in {RETRY_AFTER_S} s"
-                )
-            self._queue.append(request)
-            self._waiting += len(texts)
-            self._cond.notify()
-        request.done.wait()
+            self._admit(request)
+        while True:
+            with self._cond:
+                while not request.done.is_set() and self._busy:
+                    self._cond.wait()
+                if request.done.is_set():
+                    break
+                self._busy = True  # the model is free: this caller runs the next pass, its own text in it
+                batch = self._take()
+            try:
+                self._run(batch)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()  # the served callers return; one still waiting leads the next pass
         if request.error is not None:
             raise request.error
         assert request.vectors is not None
         return request.vectors
 
-    def _take(self) -> list[_Request] | None:
-        """The next batch: queued requests in arrival order, within the size and token limits."""
-        limits = self.limits
-        with self._cond:
-            while not self._queue and not self._closed:
-                self._cond.wait()
-            if not self._queue:
-                return None
-            if limits.max_wait_s > 0 and self._waiting < limits.max_batch:
-                self._cond.wait(limits.max_wait_s)
-            batch: list[_Request] = []
-            texts = longest = 0
-            while self._queue:
-                head = self._queue[0]
-                grown = texts + len(head.texts)
-                padded = grown * max(longest, head.tokens)
-                if batch and (grown > limits.max_batch or padded > limits.max_tokens):
-                    break
-                batch.append(self._queue.popleft())
-                texts, longest = grown, max(longest, head.tokens)
-            self._waiting -= texts
-            return batch
-
-    def _run(self) -> None:
-        while (batch := self._take()) is not None:
-            texts = [text for request in batch for text in request.texts]
-            started = time.perf_counter()
-            try:
-                vectors = self.inner.embed(texts)
-            except Exception as exc:  # noqa: BLE001 - not hidden: every waiting caller raises it
-                for request in batch:
-                    request.error = exc
-                    request.done.set()
-                continue
+    def _admit(self, request: _Request) -> None:
+        if self._closed:
+            raise UpstreamUnavailable("the encoder is closed")
+        if self._waiting + len(request.texts) > self.limits.max_queue:
+            self.rejected += 1
             if self._observer is not None:
-                self._observer.batch(len(texts), time.perf_counter() - started)
-            start = 0
+                self._observer.rejected()
+            raise EncoderBusy(
+                f"{self._waiting} texts are waiting for the encoder (limit {self.limits.max_queue}); "
+                f"retry in {RETRY_AFTER_S} s"
+            )
+        self._queue.append(request)
+        self._waiting += len(request.texts)
+
+    def _take(self) -> list[_Request]:
+        """The next batch (the lock held): queued requests in arrival order, within the size and token limits."""
+        limits = self.limits
+        if limits.max_wait_s > 0 and self._waiting < limits.max_batch:
+            self._cond.wait(limits.max_wait_s)  # the model stays claimed; arrivals queue meanwhile
+        batch: list[_Request] = []
+        texts = longest = 0
+        while self._queue:
+            head = self._queue[0]
+            grown = texts + len(head.texts)
+            padded = grown * max(longest, head.tokens)
+            if batch and (grown > limits.max_batch or padded > limits.max_tokens):
+                break
+            batch.append(self._queue.popleft())
+            texts, longest = grown, max(longest, head.tokens)
+        self._waiting -= texts
+        return batch
+
+    def _run(self, batch: list[_Request]) -> None:
+        texts = [text for request in batch for text in request.texts]
+        started = time.perf_counter()
+        try:
+            vectors = self.inner.embed(texts)
+        except Exception as exc:  # noqa: BLE001 - not hidden: every caller in the pass raises it
             for request in batch:
-                request.vectors = vectors[start : start + len(request.texts)]
-                start += len(request.texts)
+                request.error = exc
                 request.done.set()
+            return
+        if self._observer is not None:
+            self._observer.batch(len(texts), time.perf_counter() - started)
+        start = 0
+        for request in batch:
+            request.vectors = vectors[start : start + len(request.texts)]
+            start += len(request.texts)
+            request.done.set()
 
     def close(self) -> None:
-        """Stop the encoder thread once the queue is empty; later calls fail with ``UpstreamUnavailable``."""
+        """Refuse later calls (``UpstreamUnavailable``); calls already queued are still served."""
         with self._cond:
             self._closed = True
-            self._cond.notify_all()
-        self._thread.join(timeout=5)
