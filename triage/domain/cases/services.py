@@ -62,6 +62,10 @@ def case_read(case: CaseRow, items: Sequence[ItemRow], decisions: Sequence[Decis
         item = by_id.get(draft.get("item_id")) or by_key.get(f"draft:{name}")
         if item is not None:
             draft["status"] = item.status
+            if item.edited_text is not None:
+                # An edit replaces the text and its fact-check findings (approved edits and ones awaiting
+                # a second approver alike).
+                draft["findings"] = list(item.findings)
             if item.status == ItemStatus.EDITED and item.edited_text is not None:
                 draft["text"] = item.edited_text
     return TriageCase.model_validate(data)
