@@ -51,7 +51,7 @@ from triage.domain.audit.schemas import (
 from triage.domain.audit.signing import AuditSigner, key_id_of, selection_message, sign
 from triage.domain.audit.verification import ChainVerifier, HeadState, finish
 
-MAX_PAGE = 500
+AUDIT_MAX_PAGE = 500
 """Audit pages may be longer than the other listings (compliance reads the log in bulk)."""
 DEFAULT_DENIAL_INTERVAL_S = 60.0
 
@@ -188,7 +188,7 @@ class AuditService:
     def query(self, filters: AuditFilters, *, cursor: str | None = None, limit: int = 100) -> AuditPageRead:
         """Records matching ``filters`` in sequence order; ``cursor`` is the last seq of the previous page."""
         after = decode_cursor(cursor, int)[0] if cursor else 0
-        limit = clamp_limit(limit, MAX_PAGE)
+        limit = clamp_limit(limit, AUDIT_MAX_PAGE)
         with read_snapshot(self.sessions) as session:
             rows = self.repository.page(session, filters, after=after, limit=limit + 1)
             items = [AuditRecordRead.model_validate(_row_dict(row)) for row in rows[:limit]]
@@ -294,7 +294,7 @@ class AuditService:
         while True:
             # A short transaction per page: a slow download never holds a lock or a snapshot for long.
             with read_snapshot(self.sessions) as session:
-                page = self.repository.page(session, filters, after=after, limit=MAX_PAGE, upto=verified.size)
+                page = self.repository.page(session, filters, after=after, limit=AUDIT_MAX_PAGE, upto=verified.size)
                 rows = [_row_dict(row) for row in page]
             lines: list[str] = []
             for record in rows:
@@ -307,6 +307,6 @@ class AuditService:
                 )
             if lines:
                 yield "".join(lines)
-            if len(rows) < MAX_PAGE:
+            if len(rows) < AUDIT_MAX_PAGE:
                 return
             after = rows[-1]["seq"]
