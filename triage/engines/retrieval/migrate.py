@@ -31,12 +31,16 @@ BATCH = 1_000
 Chunk = tuple[list[dict[str, Any]], "NDArray[np.float32]"]
 
 
-def migrate_legacy(target: EdgeCaseStore, *, local_path: Path, matrix_folder: Path, collection: str) -> int:
-    """Copy the first legacy collection found into the empty ``target``; how many points were copied."""
-    for source, chunks in (
-        (matrix_folder, _matrix_chunks(matrix_folder, target)),
+def migrate_legacy(
+    target: EdgeCaseStore, *, local_path: Path, matrix_folder: Path, collection: str, matrix_first: bool
+) -> int:
+    """Copy the first legacy collection found into the empty ``target`` (the matrix store's first when
+    ``matrix_first``, as with ``TRIAGE_CASE_STORE=matrix``); how many points were copied."""
+    sources = [
         (local_path, _local_chunks(local_path, collection, target)),
-    ):
+        (matrix_folder, _matrix_chunks(matrix_folder, target)),
+    ]
+    for source, chunks in reversed(sources) if matrix_first else sources:
         copied = 0
         for payloads, vectors in chunks:
             copied += target.upsert_payloads(payloads, vectors)

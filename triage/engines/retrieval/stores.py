@@ -109,6 +109,7 @@ def _open_backend(
                 local_path=path if path is not None else qdrant.local_path,
                 matrix_folder=(path if path is not None else settings.home / "matrix") / collection,
                 collection=collection,
+                matrix_first=backend == "matrix",
             )
     except BaseException:
         store.close()
