@@ -102,15 +102,15 @@ def serve(home: Path, **overrides: Any) -> Iterator[tuple[str, str]]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    runtime = app.state["runtime"]
+    registry = app.state["registry"]
     deadline = time.monotonic() + 300
-    while not (server.started and runtime.started.is_set()):
+    while not (server.started and registry.readiness.started.is_set()):
         if time.monotonic() > deadline:
             sys.exit("the app did not start within 300 s")
         time.sleep(0.1)
-    if not runtime.ready:
-        sys.exit(f"the app failed to start: {runtime.startup_error}")
-    key = KeyService(ApiKeyRepository(runtime.sessions)).create(Role.WORKFLOW, "bench", ()).key
+    if not registry.readiness.ready:
+        sys.exit(f"the app failed to start: {registry.readiness.error}")
+    key = KeyService(ApiKeyRepository(registry.require().sessions)).create(Role.WORKFLOW, "bench", ()).key
     try:
         yield f"http://127.0.0.1:{port}", key
     finally:
