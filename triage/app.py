@@ -56,7 +56,7 @@ def problem(
     }
     body.update(extra)
     headers = {}
-    if status == 429 and "retry_after" in extra:
+    if status in (429, 503) and "retry_after" in extra:
         headers["Retry-After"] = str(extra["retry_after"])
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="exception-triage"'
