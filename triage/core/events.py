@@ -48,6 +48,8 @@ class Input(BaseModel):
 
 
 class SourceSystem(StrEnum):
+    """The kind of system that reported the exception."""
+
     ERP = "erp"
     WMS = "wms"
     TMS = "tms"
@@ -59,6 +61,8 @@ class SourceSystem(StrEnum):
 
 
 class CustomerTier(StrEnum):
+    """The customer's service tier (the policy may treat tiers differently)."""
+
     STRATEGIC = "strategic"
     KEY = "key"
     STANDARD = "standard"
@@ -66,6 +70,8 @@ class CustomerTier(StrEnum):
 
 
 class Channel(StrEnum):
+    """How the order came in."""
+
     EDI = "edi"
     PORTAL = "portal"
     EMAIL = "email"
@@ -75,15 +81,33 @@ class Channel(StrEnum):
 
 
 class OrderLine(Input):
-    line_id: Identifier
-    sku: Identifier
-    description: ShortText | None = None
-    uom: Annotated[SingleLine, StringConstraints(min_length=1, max_length=8)] = "EA"
-    quantity_ordered: Annotated[Decimal, Field(gt=0, le=10_000_000, max_digits=14, decimal_places=4)]
-    quantity_allocated: Quantity = Decimal(0)
-    quantity_available: Quantity | None = None
-    unit_price: Money | None = None
-    contract_price: Money | None = None
+    """One line of the order: a product, its quantities and its prices."""
+
+    line_id: Identifier = Field(description="The line's id, unique within the order.")
+    sku: Identifier = Field(description="The product's stock-keeping unit.")
+    description: ShortText | None = Field(
+        default=None, description="The product as the source system names it; null when not given."
+    )
+    uom: Annotated[SingleLine, StringConstraints(min_length=1, max_length=8)] = Field(
+        default="EA", description="Unit of measure of the line's quantities, e.g. EA (each) or CS (case)."
+    )
+    quantity_ordered: Annotated[Decimal, Field(gt=0, le=10_000_000, max_digits=14, decimal_places=4)] = Field(
+        description="Quantity the customer ordered, in `uom`."
+    )
+    quantity_allocated: Quantity = Field(
+        default=Decimal(0),
+        description="Quantity reserved for the line so far, in `uom`; at most quantity_ordered.",
+    )
+    quantity_available: Quantity | None = Field(
+        default=None,
+        description="Quantity on hand at the site, in `uom`; null when the source does not know.",
+    )
+    unit_price: Money | None = Field(
+        default=None, description="Price per unit, in the order's currency; null when not given."
+    )
+    contract_price: Money | None = Field(
+        default=None, description="Agreed contract price per unit, in the order's currency; null when none."
+    )
 
     @model_validator(mode="after")
     def _allocation_within_order(self) -> OrderLine:
@@ -93,20 +117,41 @@ class OrderLine(Input):
 
 
 class Order(Input):
-    order_id: Identifier
-    customer_id: Identifier
-    customer_tier: CustomerTier = CustomerTier.STANDARD
-    site: Identifier
-    channel: Channel = Channel.EDI
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
-    order_value: Money
-    order_date: BusinessDate
-    requested_date: BusinessDate | None = None
-    promised_date: BusinessDate | None = None
-    po_number: Identifier | None = None
-    carrier: ShortText | None = None
-    tracking_number: Identifier | None = None
-    lines: Annotated[list[OrderLine], Field(min_length=1, max_length=MAX_LINES)]
+    """The order the exception is about, as the source system knows it."""
+
+    order_id: Identifier = Field(description="The order's id in the source system.")
+    customer_id: Identifier = Field(description="The customer's id in the source system.")
+    customer_tier: CustomerTier = Field(
+        default=CustomerTier.STANDARD,
+        description="The customer's service tier; the policy may keep some tiers from auto-approval.",
+    )
+    site: Identifier = Field(description="The site (warehouse or plant) that fulfils the order.")
+    channel: Channel = Field(default=Channel.EDI, description="How the order came in.")
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
+        default="USD", description="ISO 4217 code of the order's amounts, e.g. USD."
+    )
+    order_value: Money = Field(description="Total value of the order, in `currency`.")
+    order_date: BusinessDate = Field(description="The day the order was placed (ISO 8601 date).")
+    requested_date: BusinessDate | None = Field(
+        default=None,
+        description="The delivery day the customer asked for; null when none. Not before order_date.",
+    )
+    promised_date: BusinessDate | None = Field(
+        default=None,
+        description="The delivery day promised to the customer; null when none. Not before order_date.",
+    )
+    po_number: Identifier | None = Field(
+        default=None, description="The customer's purchase order number; null when none."
+    )
+    carrier: ShortText | None = Field(
+        default=None, description="The carrier that ships the order; null when not known yet."
+    )
+    tracking_number: Identifier | None = Field(
+        default=None, description="The carrier's tracking number; null until shipped."
+    )
+    lines: Annotated[list[OrderLine], Field(min_length=1, max_length=MAX_LINES)] = Field(
+        description=f"The order's lines: 1 to {MAX_LINES}, each line_id once."
+    )
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Order:
@@ -131,11 +176,15 @@ class ExceptionEvent(Input):
     event_id: Annotated[
         str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
     ] = Field(description="Idempotency key: the same event_id and body always give the same case.")
-    source_system: SourceSystem
+    source_system: SourceSystem = Field(description="The system that reported the exception.")
     occurred_at: EventTime = Field(description="When the exception happened: ISO 8601 with an offset.")
-    order: Order
-    exception_code: Annotated[SingleLine, StringConstraints(min_length=1, max_length=64)] | None = None
-    description: Annotated[FreeText, StringConstraints(min_length=1, max_length=MAX_DESCRIPTION_CHARS)]
+    order: Order = Field(description="The order the exception is about.")
+    exception_code: Annotated[SingleLine, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="The source system's own code for the exception; null when it has none."
+    )
+    description: Annotated[FreeText, StringConstraints(min_length=1, max_length=MAX_DESCRIPTION_CHARS)] = (
+        Field(description="What went wrong, written by the source system (trusted: the classifier reads it).")
+    )
     customer_message: Annotated[FreeText, StringConstraints(max_length=MAX_CUSTOMER_MESSAGE_CHARS)] | None = (
         Field(
             default=None,

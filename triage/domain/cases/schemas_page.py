@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from triage.domain.cases.schemas import TriageCase
 
 
 class CasePage(BaseModel):
-    items: list[TriageCase]
-    next_cursor: str | None
+    """One page of cases, newest first."""
+
+    items: list[TriageCase] = Field(description="The cases on this page, newest first.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ class EventType(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
+    """Where a webhook delivery stands: waiting to be (re)tried, delivered, or given up on."""
+
     PENDING = "pending"
     DELIVERED = "delivered"
     DEAD = "dead"
@@ -59,7 +61,9 @@ class EventRead(BaseModel):
 
 
 class EventPage(BaseModel):
-    items: list[EventRead]
+    """One page of the event feed, in feed order."""
+
+    items: list[EventRead] = Field(description="The events after the cursor, oldest first.")
     next_cursor: str = Field(description="Pass as `after` to get the events after these (also when empty).")
 
 
@@ -90,29 +94,43 @@ class SecretRotate(BaseModel):
 
 
 class WebhookRead(BaseModel):
-    webhook_id: str
-    url: str
-    types: list[EventType]
-    created_at: datetime
-    created_by: str
-    disabled_at: datetime | None = None
+    """A webhook subscription (without its secret)."""
+
+    webhook_id: str = Field(description="The webhook's id.")
+    url: str = Field(description="Where events are POSTed.")
+    types: list[EventType] = Field(description="Event types sent; empty means all.")
+    created_at: datetime = Field(description="When the webhook was created.")
+    created_by: str = Field(description="Who created it (the API key's subject).")
+    disabled_at: datetime | None = Field(
+        default=None, description="When it was disabled (no more deliveries); null while active."
+    )
     previous_secret_valid_until: datetime | None = Field(
         default=None, description="Until then deliveries carry a signature with the previous secret too."
     )
 
 
 class WebhookSecretRead(WebhookRead):
+    """A webhook with its signing secret: answered once, when it is created or its secret rotated."""
+
     secret: str = Field(description="The signing secret (Standard Webhooks, whsec_...): shown only once.")
 
 
 class DeliveryRead(BaseModel):
-    delivery_id: int
-    webhook_id: str
-    event_id: str
-    event_type: EventType
-    status: DeliveryStatus
-    attempts: int
-    next_attempt_at: datetime
-    last_status: int | None
-    last_error: str | None
-    delivered_at: datetime | None
+    """One event's delivery to one webhook, with its retries."""
+
+    delivery_id: int = Field(description="The delivery's id.")
+    webhook_id: str = Field(description="The webhook it goes to.")
+    event_id: str = Field(description="The event delivered (EventRead.id).")
+    event_type: EventType = Field(description="The event's type.")
+    status: DeliveryStatus = Field(
+        description="pending (to be tried or retried), delivered, or dead (given up)."
+    )
+    attempts: int = Field(description="Attempts made so far.")
+    next_attempt_at: datetime = Field(description="When it is (or was last) due to be tried.")
+    last_status: int | None = Field(
+        description="The HTTP status of the last attempt; null when none was received."
+    )
+    last_error: str | None = Field(
+        description="Why the last attempt failed; null when it succeeded or none was made."
+    )
+    delivered_at: datetime | None = Field(description="When it was delivered; null until then.")
