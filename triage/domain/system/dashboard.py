@@ -40,74 +40,90 @@ CUSTOMER_UPDATE = "draft:customer_update"
 
 
 class Count(BaseModel):
-    name: str
-    count: int
+    """How many cases or items fall under one name (a category, site, channel or age bracket)."""
+
+    name: str = Field(description="The category, site, channel or age bracket.")
+    count: int = Field(description="How many.")
 
 
 class DailyCount(BaseModel):
-    day: date
-    category: str
-    count: int
+    """Cases of one category created on one day."""
+
+    day: date = Field(description="The day (UTC).")
+    category: str = Field(description="The case's category.")
+    count: int = Field(description="Cases created that day in that category.")
 
 
 class Durations(BaseModel):
     """Hours between two moments over the cases that have both."""
 
-    count: int
-    median_hours: float | None
-    p90_hours: float | None
+    count: int = Field(description="Cases that have both moments.")
+    median_hours: float | None = Field(description="Median hours; null when no case has both.")
+    p90_hours: float | None = Field(description="90th percentile in hours; null when no case has both.")
 
 
 class SlaRead(BaseModel):
-    decided_on_time: int
-    decided_late: int
-    open_overdue: int
+    """Review SLA attainment of the window's review items."""
+
+    decided_on_time: int = Field(description="Items decided by their review due time.")
+    decided_late: int = Field(description="Items decided after their review due time.")
+    open_overdue: int = Field(description="Items still waiting past their review due time.")
     attainment: float | None = Field(description="Share of decided items decided by their review due time.")
 
 
 class ReworkRead(BaseModel):
-    label_overrides: int
-    relabels: int
-    rejections: int
+    """Work done twice: overrides, re-labels, rejections."""
+
+    label_overrides: int = Field(description="Decisions that named another label than the model's.")
+    relabels: int = Field(description="Cases re-labelled by a person.")
+    rejections: int = Field(description="Items rejected by a reviewer.")
     reopened: int = Field(description="Always 0: a decided item is never reopened in this service.")
 
 
 class AutomationRead(BaseModel):
-    items: int
-    auto_approved: int
-    auto_share: float | None
+    """How much the gate approved on its own, and how much of that people later corrected."""
+
+    items: int = Field(description="Recommendations and drafts gated in the window.")
+    auto_approved: int = Field(description="Of those, approved by the gate without a person.")
+    auto_share: float | None = Field(description="auto_approved / items; null when there were none.")
     auto_later_corrected: int = Field(
         description="Auto-approved items of cases later re-labelled or overridden."
     )
-    corrected_share: float | None
+    corrected_share: float | None = Field(
+        description="auto_later_corrected / auto_approved; null when nothing was auto-approved."
+    )
 
 
 class CategoryRate(BaseModel):
-    category: str
-    cases: int
+    """How often people corrected the model's category (a model-health signal)."""
+
+    category: str = Field(description="The category the model gave.")
+    cases: int = Field(description="Cases the model put in this category.")
     corrected: int = Field(description="Cases re-labelled away from this category or with a label override.")
-    rate: float | None
+    rate: float | None = Field(description="corrected / cases; null when there were none.")
 
 
 class DashboardRead(BaseModel):
     """``GET /v1/dashboard``: every measure over cases created in the last ``window_days`` days."""
 
-    window_days: int
-    since: datetime
-    generated_at: datetime
-    cases: int
-    volume_by_day: list[DailyCount]
-    by_category: list[Count]
-    by_site: list[Count]
-    by_channel: list[Count]
-    open_items: int
-    aging: list[Count]
-    sla: SlaRead
-    detection_to_resolution: Durations
-    communication_latency: Durations
-    rework: ReworkRead
-    automation: AutomationRead
-    override_rate_by_category: list[CategoryRate]
+    window_days: int = Field(description="How many days back the window reaches.")
+    since: datetime = Field(description="The window's start.")
+    generated_at: datetime = Field(description="When these figures were computed.")
+    cases: int = Field(description="Cases created in the window.")
+    volume_by_day: list[DailyCount] = Field(description="Exception volume per day and category.")
+    by_category: list[Count] = Field(description="Exception volume per category.")
+    by_site: list[Count] = Field(description="Exception volume per site.")
+    by_channel: list[Count] = Field(description="Exception volume per order channel.")
+    open_items: int = Field(description="Review items waiting for a person now.")
+    aging: list[Count] = Field(description="Open review items by how long they have waited.")
+    sla: SlaRead = Field(description="Review SLA attainment.")
+    detection_to_resolution: Durations = Field(description="From the event to the recorded resolution.")
+    communication_latency: Durations = Field(description="From the event to an approved customer update.")
+    rework: ReworkRead = Field(description="Overrides, re-labels and rejections.")
+    automation: AutomationRead = Field(description="Auto-approval and its later corrections.")
+    override_rate_by_category: list[CategoryRate] = Field(
+        description="How often each category was corrected."
+    )
 
 
 @dataclass(frozen=True)
