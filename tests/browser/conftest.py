@@ -18,8 +18,10 @@ from tests.browser.desk import (
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """One Chromium per browser test module, stopped at its end: Playwright's sync API keeps an event loop
+    running in the main thread while it is open, which would break asyncio.run() in later tests."""
     reason = browser_unavailable_reason()
     if reason is not None:
         pytest.skip(reason)

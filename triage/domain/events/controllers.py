@@ -9,6 +9,7 @@ from typing import Annotated
 from litestar import Controller, get, post
 from litestar.params import Parameter
 
+from triage.core.paging import INT64_MAX
 from triage.domain.dependencies import CurrentActor, EventOutboxDep, WebhookServiceDep
 from triage.domain.events.schemas import (
     DeliveryRead,
@@ -91,6 +92,9 @@ class WebhookController(Controller):
         "/deliveries/{delivery_id:int}/redeliver", summary="Queue a delivery again (audited)", status_code=200
     )
     async def redeliver(
-        self, delivery_id: int, caller: CurrentActor, webhook_service: WebhookServiceDep
+        self,
+        delivery_id: Annotated[int, Parameter(ge=1, le=INT64_MAX)],
+        caller: CurrentActor,
+        webhook_service: WebhookServiceDep,
     ) -> DeliveryRead:
         return await asyncio.to_thread(webhook_service.redeliver, delivery_id, caller)
