@@ -79,9 +79,7 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
     detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields) or str(exc.detail)
     # A body that is not JSON (or not UTF-8) is malformed, not a semantic error: 400.
     status = (
-        400
-        if not fields or all(f["field"] == "body" and "JSON" in f["message"] for f in fields)
-        else 422
+        400 if not fields or all(f["field"] == "body" and "JSON" in f["message"] for f in fields) else 422
     )
     return problem(
         request, status, "Invalid request" if status == 400 else "Validation failed", detail, errors=fields

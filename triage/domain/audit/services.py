@@ -294,7 +294,9 @@ class AuditService:
         while True:
             # A short transaction per page: a slow download never holds a lock or a snapshot for long.
             with read_snapshot(self.sessions) as session:
-                page = self.repository.page(session, filters, after=after, limit=AUDIT_MAX_PAGE, upto=verified.size)
+                page = self.repository.page(
+                    session, filters, after=after, limit=AUDIT_MAX_PAGE, upto=verified.size
+                )
                 rows = [_row_dict(row) for row in page]
             lines: list[str] = []
             for record in rows:
