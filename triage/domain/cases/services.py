@@ -25,6 +25,7 @@ from triage.db.tables import CaseRow, DecisionRow, ItemRow
 from triage.domain.audit.schemas import AuditEntryCreate
 from triage.domain.audit.services import AuditService
 from triage.domain.auth.policy import may_see_team
+from triage.domain.cases.audit_trail import creation_entries
 from triage.domain.cases.records import ItemRecord, TriageRecord
 from triage.domain.cases.relabel import Relabelled
 from triage.domain.cases.repositories import CaseFilters, CaseRepository, next_page_cursor
@@ -32,13 +33,6 @@ from triage.domain.cases.schemas import ResolutionCreate, TriageCase
 from triage.domain.events.schemas import EventCreate, EventType
 from triage.domain.events.services import EventOutbox
 from triage.engines.policy.taxonomy import Taxonomy
-
-ITEM_ACTIONS = {
-    ItemStatus.AUTO_APPROVED: "item.auto_approved",
-    ItemStatus.PENDING_REVIEW: "item.queued_for_review",
-    ItemStatus.BLOCKED: "item.blocked",
-    ItemStatus.SHADOW: "item.shadow",
-}
 
 
 def case_read(case: CaseRow, items: Sequence[ItemRow], decisions: Sequence[DecisionRow] = ()) -> TriageCase:
@@ -116,7 +110,7 @@ class CaseService:
             with unit_of_work(self.sessions) as session:
                 case, items = self._rows(record)
                 self.repository.add(session, case, items)
-                self.audit.append(session, self._creation_entries(record))
+                self.audit.append(session, creation_entries(record))
                 self.events.append(session, [triaged_event(record)])
                 return case_read(case, items), True
         except IntegrityError as exc:
@@ -338,125 +332,6 @@ class CaseService:
             for position, item in enumerate(record.items)
         ]
         return case, items
-
-    def _creation_entries(self, record: TriageRecord) -> builtins.list[AuditEntryCreate]:
-        triage = record.case
-        classification = triage.classification
-        versions = triage.versions
-        common: dict[str, Any] = {
-            "actor": record.actor,
-            "case_id": triage.case_id,
-            "order_id": record.event.order.order_id,
-            "model_version": versions.model,
-            "prompt_version": versions.prompts,
-            "policy_version": versions.policy,
-        }
-        retrieval_degraded = not record.neighbour_ids or any(
-            "retriev" in name or "similar" in name or "neighbour" in name for name in triage.degraded
-        )
-        drafts = triage.drafts
-        generators = (
-            {"summary": drafts.summary.generator, "customer_update": drafts.customer_update.generator}
-            if drafts is not None
-            else {}
-        )
-        if drafts is None:
-            drafted_outcome = "skipped"
-        elif record.llm_error or any(g == "template-fallback" for g in generators.values()):
-            drafted_outcome = "fallback"
-        else:
-            drafted_outcome = "ok"
-        entries = [
-            AuditEntryCreate(
-                action="case.received",
-                outcome="accepted",
-                input_hash=record.input_hash,
-                details={
-                    "event_id": record.event.event_id,
-                    "body_hash": record.body_hash,
-                    "source_system": record.event.source_system.value,
-                    "order_value": str(record.order_value),
-                },
-                **common,
-            ),
-            AuditEntryCreate(
-                action="case.classified",
-                outcome="abstained" if classification.abstained else classification.label,
-                input_hash=record.input_hash,
-                confidence=classification.confidence,
-                threshold=record.threshold,
-                details={
-                    "label": classification.label,
-                    "alternatives": [alt.model_dump(mode="json") for alt in classification.alternatives],
-                    "abstained": classification.abstained,
-                    "abstain_reason": classification.abstain_reason,
-                    "severity": triage.severity.value,
-                    "owner_team": triage.owner_team,
-                    "embedding_model": versions.embedding_model,
-                },
-                **common,
-            ),
-            AuditEntryCreate(
-                action="case.retrieved",
-                outcome="degraded" if retrieval_degraded else "ok",
-                input_hash=record.input_hash,
-                neighbour_ids=list(record.neighbour_ids),
-                details={
-                    "scores": {c.case_id: c.score for c in triage.similar_cases},
-                    "predicted_resolution": (
-                        triage.predicted_resolution.model_dump(mode="json")
-                        if triage.predicted_resolution
-                        else None
-                    ),
-                    "degraded": list(triage.degraded),
-                },
-                **common,
-            ),
-            AuditEntryCreate(
-                action="case.drafted",
-                outcome=drafted_outcome,
-                details={"generators": generators, "llm_error": record.llm_error},
-                **common,
-            ),
-            AuditEntryCreate(
-                action="case.gated",
-                outcome=triage.gate.decision.value,
-                confidence=classification.confidence,
-                threshold=record.threshold,
-                details={
-                    "mode": triage.gate.mode,
-                    "reasons": [reason.model_dump(mode="json") for reason in triage.gate.reasons],
-                    "review_due_at": record.review_due_at.isoformat() if record.review_due_at else None,
-                    "escalation_role": record.escalation_role,
-                    "degraded": list(triage.degraded),
-                },
-                **common,
-            ),
-        ]
-        entries.extend(self._item_entry(item, common) for item in record.items)
-        return entries
-
-    @staticmethod
-    def _item_entry(item: ItemRecord, common: dict[str, Any]) -> AuditEntryCreate:
-        return AuditEntryCreate(
-            action=ITEM_ACTIONS.get(ItemStatus(item.status), f"item.{item.status}"),
-            item_id=item.item_id,
-            outcome=item.status,
-            after={"text": item.text} if item.text is not None else None,
-            details={
-                "kind": item.kind,
-                "key": item.key,
-                "action": item.action,
-                "risk": item.risk,
-                "generator": item.generator,
-                "requires_role": item.requires_role,
-                "requires_team": item.requires_team,
-                "four_eyes": item.four_eyes,
-                "reasons": list(item.reasons),
-                "findings": list(item.findings),
-            },
-            **common,
-        )
 
 
 def _stored_resolution(case: CaseRow) -> ResolutionCreate:
