@@ -378,41 +378,9 @@ class ReviewService:
                     select(CaseRow.case_id, CaseRow.order_id).where(CaseRow.case_id.in_(case_ids))
                 ).all()
             )
-            self.audit.append(
-                session,
-                [
-                    AuditEntryCreate(
-                        action="item.escalated",
-                        actor=Actor.system(),
-                        case_id=row.case_id,
-                        item_id=row.item_id,
-                        order_id=orders.get(row.case_id),
-                        outcome="escalated",
-                        reason="review SLA passed",
-                        details={
-                            "escalated_to": row.escalated_to,
-                            "review_due_at": row.review_due_at.isoformat() if row.review_due_at else None,
-                        },
-                    )
-                    for row in sorted(won, key=lambda r: (r.case_id, r.item_id))
-                ],
-            )
-            self.events.append(
-                session,
-                [
-                    EventCreate(
-                        EventType.REVIEW_ESCALATED,
-                        row.case_id,
-                        {
-                            "case_id": row.case_id,
-                            "item_id": row.item_id,
-                            "escalated_to": row.escalated_to,
-                            "review_due_at": row.review_due_at,
-                        },
-                    )
-                    for row in sorted(won, key=lambda r: (r.case_id, r.item_id))
-                ],
-            )
+            ordered = sorted(won, key=lambda r: (r.case_id, r.item_id))
+            self.audit.append(session, [_escalation_entry(row, orders.get(row.case_id)) for row in ordered])
+            self.events.append(session, [_escalation_event(row) for row in ordered])
             return len(won)
 
 
@@ -448,6 +416,32 @@ def _decision_entry(decided: Decided) -> AuditEntryCreate:
             "acknowledged_findings": decided.findings or None,
         },
     )
+
+
+def _escalation_entry(row: Any, order_id: str | None) -> AuditEntryCreate:
+    return AuditEntryCreate(
+        action="item.escalated",
+        actor=Actor.system(),
+        case_id=row.case_id,
+        item_id=row.item_id,
+        order_id=order_id,
+        outcome="escalated",
+        reason="review SLA passed",
+        details={
+            "escalated_to": row.escalated_to,
+            "review_due_at": row.review_due_at.isoformat() if row.review_due_at else None,
+        },
+    )
+
+
+def _escalation_event(row: Any) -> EventCreate:
+    data = {
+        "case_id": row.case_id,
+        "item_id": row.item_id,
+        "escalated_to": row.escalated_to,
+        "review_due_at": row.review_due_at,
+    }
+    return EventCreate(EventType.REVIEW_ESCALATED, row.case_id, data)
 
 
 DECISION_EVENTS = {
