@@ -292,71 +292,18 @@ def evaluate_gate(policy: Policy, inp: GateInput) -> GateResult:
         for action in recommended_actions(policy, inp.label, inp.predicted_action)
     ]
     candidates += [_draft(rules, inp, draft) for draft in inp.drafts]
-
-    auto_rule = f"thresholds.{inp.label}.auto"
     passed = (
-        auto_rule,
+        f"thresholds.{inp.label}.auto",
         f"confidence {_num(inp.confidence)} >= {_num(rules.thresholds.auto)}; every auto rule passed",
     )
-    items: list[ItemDecision] = []
+    items = [_decide_item(rules, inp.label, candidate, shared, passed) for candidate in candidates]
     own_reasons: list[GateReason] = []
-    for candidate in candidates:
-        blockers = [*shared, *candidate.blockers]
-        if rules.mode is Mode.OFF:
-            status, reasons = BLOCKED, [(f"mode.{inp.label}", "mode off: nothing is proposed or acted on")]
-        elif rules.mode is Mode.SHADOW:
-            would = PENDING_REVIEW if blockers else AUTO_APPROVED
-            mode_reason = (f"mode.{inp.label}", f"mode shadow: recorded only (in auto mode: {would})")
-            status, reasons = SHADOW, [mode_reason, *blockers]
-        elif blockers:
-            status, reasons = PENDING_REVIEW, blockers
-        else:
-            status, reasons = AUTO_APPROVED, [passed]
-        items.append(
-            ItemDecision(
-                key=candidate.key,
-                kind=candidate.kind,
-                action=candidate.action,
-                risk=candidate.risk,
-                status=status,
-                requires_role=None if status == AUTO_APPROVED else candidate.role,
-                requires_team=None if status == AUTO_APPROVED else candidate.team,
-                four_eyes=candidate.four_eyes,
-                reasons=[GateReason(candidate.key, rule, detail) for rule, detail in reasons],
-            )
-        )
-        if rules.mode not in (Mode.OFF, Mode.SHADOW):
-            own = candidate.blockers if blockers else [passed]
+    if rules.mode not in (Mode.OFF, Mode.SHADOW):
+        for candidate in candidates:
+            own = candidate.blockers if (shared or candidate.blockers) else [passed]
             own_reasons += [GateReason(candidate.key, rule, detail) for rule, detail in own]
-
-    case_reasons = [GateReason(CASE, rule, detail) for rule, detail in shared]
-    statuses = {item.status for item in items}
-    if rules.mode is Mode.OFF:
-        decision = BLOCKED
-        case_reasons = [GateReason(CASE, f"mode.{inp.label}", "mode off: nothing is proposed or acted on")]
-    elif rules.mode is Mode.SHADOW:
-        decision = BLOCKED
-        case_reasons.insert(
-            0, GateReason(CASE, f"mode.{inp.label}", "mode shadow: predictions recorded, nothing acted on")
-        )
-    elif BLOCKED in statuses:
-        decision = BLOCKED
-    elif items and statuses == {AUTO_APPROVED}:
-        decision = AUTO_APPROVED
-    else:
-        decision = NEEDS_REVIEW
-
-    due: int | None = None
-    escalation: str | None = None
-    if decision == NEEDS_REVIEW:
-        sla = policy.review_slas.get(inp.severity)
-        if sla is None:
-            sla = min(policy.review_slas.values(), key=lambda entry: entry.minutes)
-            case_reasons.append(
-                GateReason(CASE, "review_slas", f"unknown severity {inp.severity!r}: shortest SLA")
-            )
-        due, escalation = sla.minutes, sla.escalation_role.value
-
+    decision, case_reasons = _case_decision(rules, inp.label, items, shared)
+    due, escalation = _review_sla(policy, inp.severity, decision, case_reasons)
     abstained_by_confidence = inp.confidence < rules.thresholds.review
     return GateResult(
         decision=decision,
@@ -369,3 +316,65 @@ def evaluate_gate(policy: Policy, inp: GateInput) -> GateResult:
         escalation_role=escalation,
         threshold=rules.thresholds.review if abstained_by_confidence else rules.thresholds.auto,
     )
+
+
+def _decide_item(
+    rules: CategoryRules,
+    label: str,
+    candidate: _Candidate,
+    shared: list[tuple[str, str]],
+    passed: tuple[str, str],
+) -> ItemDecision:
+    blockers = [*shared, *candidate.blockers]
+    if rules.mode is Mode.OFF:
+        status, reasons = BLOCKED, [(f"mode.{label}", "mode off: nothing is proposed or acted on")]
+    elif rules.mode is Mode.SHADOW:
+        would = PENDING_REVIEW if blockers else AUTO_APPROVED
+        mode_reason = (f"mode.{label}", f"mode shadow: recorded only (in auto mode: {would})")
+        status, reasons = SHADOW, [mode_reason, *blockers]
+    elif blockers:
+        status, reasons = PENDING_REVIEW, blockers
+    else:
+        status, reasons = AUTO_APPROVED, [passed]
+    return ItemDecision(
+        key=candidate.key,
+        kind=candidate.kind,
+        action=candidate.action,
+        risk=candidate.risk,
+        status=status,
+        requires_role=None if status == AUTO_APPROVED else candidate.role,
+        requires_team=None if status == AUTO_APPROVED else candidate.team,
+        four_eyes=candidate.four_eyes,
+        reasons=[GateReason(candidate.key, rule, detail) for rule, detail in reasons],
+    )
+
+
+def _case_decision(
+    rules: CategoryRules, label: str, items: list[ItemDecision], shared: list[tuple[str, str]]
+) -> tuple[str, list[GateReason]]:
+    """The whole case's decision from its items, with the case-level reasons."""
+    case_reasons = [GateReason(CASE, rule, detail) for rule, detail in shared]
+    statuses = {item.status for item in items}
+    if rules.mode is Mode.OFF:
+        return BLOCKED, [GateReason(CASE, f"mode.{label}", "mode off: nothing is proposed or acted on")]
+    if rules.mode is Mode.SHADOW:
+        shadow = GateReason(CASE, f"mode.{label}", "mode shadow: predictions recorded, nothing acted on")
+        return BLOCKED, [shadow, *case_reasons]
+    if BLOCKED in statuses:
+        return BLOCKED, case_reasons
+    if items and statuses == {AUTO_APPROVED}:
+        return AUTO_APPROVED, case_reasons
+    return NEEDS_REVIEW, case_reasons
+
+
+def _review_sla(
+    policy: Policy, severity: str, decision: str, case_reasons: list[GateReason]
+) -> tuple[int | None, str | None]:
+    """Minutes until review is due and who gets the item after, when the case needs a person."""
+    if decision != NEEDS_REVIEW:
+        return None, None
+    sla = policy.review_slas.get(severity)
+    if sla is None:
+        sla = min(policy.review_slas.values(), key=lambda entry: entry.minutes)
+        case_reasons.append(GateReason(CASE, "review_slas", f"unknown severity {severity!r}: shortest SLA"))
+    return sla.minutes, sla.escalation_role.value
