@@ -381,6 +381,18 @@ def _final_heads(
     return tensors, vocabulary
 
 
+def _tuned_record(
+    tensors: dict[str, NDArray[np.float32]], trained_rows: int, recipe: Recipe
+) -> dict[str, Any]:
+    """What the metadata says of the tuned encoder whose tensors the artifact carries."""
+    return {
+        "digest": tensors_digest(tensors),
+        "tensors": len(tensors),
+        "trained_rows": trained_rows,
+        "plan": asdict(TuningPlan(epochs=recipe.tune_epochs)),
+    }
+
+
 def train_classifier(
     rows: list[LabelledText],
     embedder: Embedder,
@@ -426,12 +438,7 @@ def train_classifier(
     tuned_record = None
     if any(weights[name] > 0 for name in TUNED_MEMBERS):
         tensors.update(tuned_tensors)
-        tuned_record = {
-            "digest": tensors_digest(tuned_tensors),
-            "tensors": len(tuned_tensors),
-            "trained_rows": len(splits[0][0]),
-            "plan": asdict(TuningPlan(epochs=recipe.tune_epochs)),
-        }
+        tuned_record = _tuned_record(tuned_tensors, len(splits[0][0]), recipe)
     metadata: dict[str, Any] = {
         "embedding_model": embedder.model_id,
         "embedding_dimension": int(embedder.dimension),
