@@ -43,127 +43,47 @@ def note(text: str) -> str:
     return f"<p class='note'>{html.escape(text)}</p>"
 
 
+CLASSIFY_HEADS = [
+    "",
+    "n",
+    "accuracy",
+    "macro F1",
+    "ECE (15 equal-width)",
+    "ECE (adaptive)",
+    "cov@0.95",
+    "cov@0.99",
+]
+
+
+def _summary_row(name: str, r: dict[str, Any]) -> list[Any]:
+    coverage = r["coverage_at_precision"]
+    return [
+        name,
+        r["n"],
+        r["accuracy"],
+        r["macro_f1"],
+        r["ece"],
+        r["ece_adaptive"],
+        coverage["0.95"],
+        coverage["0.99"],
+    ]
+
+
 def _classify(r: dict[str, Any]) -> str:
     baseline = r.get("baseline")
-    heads = [
-        "",
-        "n",
-        "accuracy",
-        "macro F1",
-        "ECE (15 equal-width)",
-        "ECE (adaptive)",
-        "cov@0.95",
-        "cov@0.99",
-    ]
-    rows = [
-        [
-            "model",
-            r["n"],
-            r["accuracy"],
-            r["macro_f1"],
-            r["ece"],
-            r["ece_adaptive"],
-            r["coverage_at_precision"]["0.95"],
-            r["coverage_at_precision"]["0.99"],
-        ]
-    ]
+    rows = [_summary_row("model", r)]
     curves = {"model": r["risk_coverage"]["points"]}
     if baseline:
-        rows.append(
-            [
-                baseline["name"],
-                baseline["n"],
-                baseline["accuracy"],
-                baseline["macro_f1"],
-                baseline["ece"],
-                baseline["ece_adaptive"],
-                baseline["coverage_at_precision"]["0.95"],
-                baseline["coverage_at_precision"]["0.99"],
-            ]
-        )
+        rows.append(_summary_row(baseline["name"], baseline))
         curves[f"baseline: {baseline['name']}"] = baseline["risk_coverage"]["points"]
-    ops = r["policy_thresholds"]
-    per_cat = [
-        [
-            label,
-            c["mode"],
-            c["auto_threshold"],
-            c["review_threshold"],
-            c["predicted"],
-            c["auto"]["coverage"],
-            c["auto"]["precision"],
-            c["review"]["coverage"],
-            c["abstain"]["coverage"],
-            c["abstain"]["precision"],
-        ]
-        for label, c in ops["per_category"].items()
-    ]
-    near = [
-        [
-            n["threshold"],
-            n["value"],
-            ", ".join(n["categories"]),
-            n["below"]["count"],
-            n["below"]["confidence"],
-            n["below"]["accuracy"],
-            n["above"]["count"],
-            n["above"]["confidence"],
-            n["above"]["accuracy"],
-        ]
-        for n in r["near_thresholds"]
-    ]
-    overall = ops["overall"]["auto"]
-    marks = {"policy auto": overall["coverage"]} if overall["count"] else {}
     return "".join(
         [
             "<h2>Classification</h2>",
-            table(heads, rows),
-            "<h3>Reliability (top-1 confidence)</h3>",
-            plots.reliability(r["reliability"], r["reliability_adaptive"]),
-            table(
-                ["bin", "count", "mean confidence", "accuracy", "gap"],
-                [
-                    [
-                        f"{b['lower']:.3f}-{b['upper']:.3f}",
-                        b["count"],
-                        b["confidence"],
-                        b["accuracy"],
-                        b["accuracy"] - b["confidence"],
-                    ]
-                    for b in r["reliability"]
-                ],
-            ),
-            "<h3>Calibration next to each threshold in force</h3>",
-            note(
-                f"Items predicted as the categories using the threshold, within ±{r['near_thresholds'][0]['width'] if r['near_thresholds'] else 0} of it."
-            ),
-            table(
-                ["threshold", "value", "categories", "below: n", "conf", "acc", "above: n", "conf", "acc"],
-                near,
-            ),
-            "<h3>Risk-coverage</h3>",
-            plots.risk_coverage(curves, marks),
-            note(
-                f"AURC {r['risk_coverage']['aurc']:.4f}. At the policy's own thresholds: auto-eligible {overall['count']} "
-                f"({fmt(overall['coverage'])}) at precision {fmt(overall['precision'])}; of those in categories whose "
-                f"mode is auto: {ops['overall_auto_mode_only']['count']} at precision {fmt(ops['overall_auto_mode_only']['precision'])}."
-            ),
-            "<h3>Precision and coverage at the policy's thresholds, per predicted category</h3>",
-            table(
-                [
-                    "category",
-                    "mode",
-                    "auto",
-                    "review",
-                    "predicted",
-                    "auto: coverage",
-                    "auto: precision",
-                    "review band",
-                    "abstain",
-                    "abstain: precision",
-                ],
-                per_cat,
-            ),
+            table(CLASSIFY_HEADS, rows),
+            _reliability_section(r),
+            _near_thresholds_section(r),
+            _risk_coverage_section(r, curves),
+            _policy_section(r),
             "<h3>Per class (worst F1 first)</h3>",
             table(
                 ["label", "precision", "recall", "F1", "support"],
@@ -180,6 +100,98 @@ def _classify(r: dict[str, Any]) -> str:
                 [[m["confidence"], m["label"], m["predicted"], m["text"]] for m in r["worst_mistakes"]],
             ),
         ]
+    )
+
+
+def _reliability_section(r: dict[str, Any]) -> str:
+    bins = [
+        [
+            f"{b['lower']:.3f}-{b['upper']:.3f}",
+            b["count"],
+            b["confidence"],
+            b["accuracy"],
+            b["accuracy"] - b["confidence"],
+        ]
+        for b in r["reliability"]
+    ]
+    return (
+        "<h3>Reliability (top-1 confidence)</h3>"
+        + plots.reliability(r["reliability"], r["reliability_adaptive"])
+        + table(["bin", "count", "mean confidence", "accuracy", "gap"], bins)
+    )
+
+
+def _near_thresholds_section(r: dict[str, Any]) -> str:
+    near = [
+        [
+            n["threshold"],
+            n["value"],
+            ", ".join(n["categories"]),
+            n["below"]["count"],
+            n["below"]["confidence"],
+            n["below"]["accuracy"],
+            n["above"]["count"],
+            n["above"]["confidence"],
+            n["above"]["accuracy"],
+        ]
+        for n in r["near_thresholds"]
+    ]
+    width = r["near_thresholds"][0]["width"] if r["near_thresholds"] else 0
+    return (
+        "<h3>Calibration next to each threshold in force</h3>"
+        + note(f"Items predicted as the categories using the threshold, within ±{width} of it.")
+        + table(
+            ["threshold", "value", "categories", "below: n", "conf", "acc", "above: n", "conf", "acc"], near
+        )
+    )
+
+
+def _risk_coverage_section(r: dict[str, Any], curves: dict[str, Any]) -> str:
+    ops = r["policy_thresholds"]
+    overall = ops["overall"]["auto"]
+    marks = {"policy auto": overall["coverage"]} if overall["count"] else {}
+    auto_mode = ops["overall_auto_mode_only"]
+    return (
+        "<h3>Risk-coverage</h3>"
+        + plots.risk_coverage(curves, marks)
+        + note(
+            f"AURC {r['risk_coverage']['aurc']:.4f}. At the policy's own thresholds: auto-eligible {overall['count']} "
+            f"({fmt(overall['coverage'])}) at precision {fmt(overall['precision'])}; of those in categories whose "
+            f"mode is auto: {auto_mode['count']} at precision {fmt(auto_mode['precision'])}."
+        )
+    )
+
+
+def _policy_section(r: dict[str, Any]) -> str:
+    per_cat = [
+        [
+            label,
+            c["mode"],
+            c["auto_threshold"],
+            c["review_threshold"],
+            c["predicted"],
+            c["auto"]["coverage"],
+            c["auto"]["precision"],
+            c["review"]["coverage"],
+            c["abstain"]["coverage"],
+            c["abstain"]["precision"],
+        ]
+        for label, c in r["policy_thresholds"]["per_category"].items()
+    ]
+    heads = [
+        "category",
+        "mode",
+        "auto",
+        "review",
+        "predicted",
+        "auto: coverage",
+        "auto: precision",
+        "review band",
+        "abstain",
+        "abstain: precision",
+    ]
+    return "<h3>Precision and coverage at the policy's thresholds, per predicted category</h3>" + table(
+        heads, per_cat
     )
 
 
