@@ -17,7 +17,7 @@ from triage.core.errors import InvalidInput
 
 MAX_PAGE = 200
 """Most items one page of cases or review items holds (the audit log allows more, see its service)."""
-MAX_CURSOR_CHARS = 512
+MAX_CURSOR_CHARS = 1024
 INT64_MAX = 2**63 - 1
 
 CursorPart = str | int | datetime
@@ -36,7 +36,7 @@ def encode_cursor(*parts: CursorPart) -> str:
             encoded.append({"t": part.isoformat()})
         else:
             encoded.append(part)
-    raw = json.dumps(encoded, separators=(",", ":")).encode()
+    raw = json.dumps(encoded, separators=(",", ":"), ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -184,6 +184,8 @@ def check_draft(text: str, facts: FactSheet, audience: Audience, config: FactChe
         _check_confidential_text(out, text, confidential, allowed, config)
     trusted = [f.text.lower() for f in allowed if f.kind == "text" and f.text and f.name != CUSTOMER_MESSAGE]
     _check_patterns(out, text, config, trusted)
+    if audience == "customer":
+        _check_contradictions(out, text, facts)
     _check_echo(out, text, facts.customer_message, config)
     out.items.sort(key=lambda f: (f.start if f.start is not None else -1, f.check))
     return out.items
@@ -248,6 +250,31 @@ def _check_patterns(out: _Findings, text: str, config: FactCheckConfig, trusted:
                 phrase = match.group(0).lower()
                 if not any(phrase in fact for fact in trusted):
                     out.add(check, match.group(0), message, *match.span())
+
+
+_UNKNOWN_NEW_DATE = re.compile(
+    r"\b(?:will|shall|to)\s+(?:confirm|share|send|let you know|advise)\b[^.]{0,60}\bnew\s+"
+    r"(?:delivery|arrival|ship(?:ping|ment)?|expected)?\s*(?:date|eta|time)\b"
+    r"|\bnew\s+(?:delivery\s+)?(?:date|eta)\s+is\s+(?:not\s+(?:yet\s+)?known|unknown|to\s+be\s+confirmed)\b",
+    re.IGNORECASE,
+)
+_NO_ACTION = re.compile(
+    r"\bno\s+(?:further\s+)?action\s+(?:is\s+)?(?:needed|required|necessary)\b", re.IGNORECASE
+)
+_NEW_DATE_FACTS = ("context.new_eta", "context.new_promised_date")
+_ACTION_FACTS = ("context.days_past_due", "context.missing_field")
+
+
+def _check_contradictions(out: _Findings, text: str, facts: FactSheet) -> None:
+    """A customer update must not call a fact unknown that the facts hold, nor tell the customer no action is
+    needed when the case needs one from them (an overdue balance, a missing order field)."""
+    held = {fact.name for fact in facts.facts if fact.number is None or fact.number > 0}
+    if held & set(_NEW_DATE_FACTS):
+        for match in _UNKNOWN_NEW_DATE.finditer(text):
+            out.add("contradicts_facts", match.group(0), "the new date is known: state it", *match.span())
+    if held & set(_ACTION_FACTS):
+        for match in _NO_ACTION.finditer(text):
+            out.add("contradicts_facts", match.group(0), "the case needs the customer to act", *match.span())
 
 
 def _check_echo(out: _Findings, text: str, message: str | None, config: FactCheckConfig) -> None:

@@ -23,6 +23,7 @@ CheckName = Literal[
     "unsupported_link",
     "relative_date",
     "unsupported_commitment",
+    "contradicts_facts",
 ]
 CHECK_NAMES: tuple[CheckName, ...] = get_args(CheckName)
 

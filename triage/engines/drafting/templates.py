@@ -12,6 +12,7 @@ import string
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,9 @@ CUSTOMER_VARIABLES = frozenset(
         "missing_field",
         "substitute_sku",
         "occurred_date",
+        "new_eta",
+        "payment_overdue",
+        "customer_wrote",
     }
 )
 INTERNAL_VARIABLES = frozenset(
@@ -234,11 +238,20 @@ def template_variables(ctx: DraftContext, templates: TemplateSet, config: FactCh
     context = event.context
     missing = context.get("missing_field") if "missing_field" in config.customer_context_keys else None
     substitute = context.get("substitute_sku") if "substitute_sku" in config.customer_context_keys else None
-    internal_context = "; ".join(
-        f"{k}: {number_text(v) if isinstance(v, int | float) else v}"
-        for k, v in context.items()
-        if v is not None and v != ""
+    # One line per fact, free-text notes last, so no wording check reads a note into the next fact.
+    shown = sorted(
+        ((k, v) for k, v in context.items() if v is not None and v != ""), key=lambda kv: "note" in kv[0]
     )
+    internal_context = "".join(f"\n- {k.replace('_', ' ')}: {_readable(v)}" for k, v in shown)
+    new_eta = next(
+        (
+            context.get(k)
+            for k in ("new_eta", "new_promised_date")
+            if context.get(k) and k in config.customer_context_keys
+        ),
+        None,
+    )
+    past_due = context.get("days_past_due")
     actions = Counter(n.resolution_action or "unrecorded" for n in ctx.neighbours)
     hours = [n.hours_to_resolve for n in ctx.neighbours if n.hours_to_resolve is not None]
     example = ""
@@ -288,8 +301,28 @@ def template_variables(ctx: DraftContext, templates: TemplateSet, config: FactCh
         "source_system": event.source_system.value.upper(),
         "internal_context": internal_context,
         "has_customer_message": "yes" if event.customer_message else "",
+        "customer_wrote": "yes" if event.customer_message else "",
+        "new_eta": _readable_date(new_eta) if new_eta else "",
+        "payment_overdue": "yes" if isinstance(past_due, int | float) and past_due > 0 else "",
     }
     return {k: "" if v is None else str(v) for k, v in values.items()}
+
+
+def _readable(value: object) -> str:
+    """A context value as a person writes it: yes/no, plain numbers, no underscores."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return number_text(value)
+    return str(value).replace("_", " ")
+
+
+def _readable_date(value: object) -> str:
+    """An ISO date from the context as the templates write dates; other text as given."""
+    try:
+        return format_date(date.fromisoformat(str(value)[:10]))
+    except ValueError:
+        return str(value)
 
 
 def _render(sentences: Iterable[Sentence], values: Mapping[str, str]) -> str:
