@@ -35,6 +35,7 @@ from triage.domain.events.controllers import EventController, WebhookController
 from triage.domain.policy.controllers import PolicyController
 from triage.domain.reviews.controllers import ReviewController
 from triage.domain.system.controllers import SystemController
+from triage.domain.system.dashboard_api import DashboardController
 from triage.openapi_docs import document_problems, offline_render_plugins, redoc_script
 from triage.strict_input import StrictJSONRequest
 from triage.ui import ui_route_handlers, ui_template_config
@@ -158,6 +159,7 @@ def provide_services(registry: ServiceRegistry) -> dict[str, Provide]:
         "audit_service": service(lambda s: s.audit),
         "policy_service": service(lambda s: s.policy),
         "model_service": service(lambda s: s.model),
+        "dashboard_service": service(lambda s: s.dashboard),
         "event_outbox": service(lambda s: s.events),
         "webhook_service": service(lambda s: s.webhooks),
         "readiness": Provide(lambda: registry.readiness, sync_to_thread=False),
@@ -207,6 +209,7 @@ def create_app(settings: Settings | None = None, *, registry: ServiceRegistry | 
             PolicyController,
             EventController,
             WebhookController,
+            DashboardController,
             redoc_script,
             *ui_route_handlers(),
         ],

@@ -27,6 +27,7 @@ from triage.domain.events.webhooks import DeliveryPolicy, DeliveryWorker, Webhoo
 from triage.domain.policy.services import PolicyService
 from triage.domain.reviews.queue import ReviewQueue
 from triage.domain.reviews.services import ReviewService
+from triage.domain.system.dashboard import DashboardService
 from triage.domain.system.metrics import Metrics
 from triage.domain.system.services import ModelService, ReadinessService, ReadyParts
 
@@ -53,6 +54,7 @@ class Services:
     review_queue: ReviewQueue
     policy: PolicyService
     model: ModelService
+    dashboard: DashboardService
     flow: TriageFlow
     relabel: RelabelService
     connection: CaseStoreConnection
@@ -132,6 +134,7 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
         delivery=DeliveryWorker(sessions, delivery),
         policy=policy,
         model=ModelService(classifier),
+        dashboard=DashboardService(sessions),
         flow=flow,
         relabel=RelabelService(flow, cases),
         connection=connection,

@@ -23,6 +23,7 @@ from triage.domain.events.webhooks import WebhookService
 from triage.domain.policy.services import PolicyService
 from triage.domain.reviews.queue import ReviewQueue
 from triage.domain.reviews.services import ReviewService
+from triage.domain.system.dashboard import DashboardService
 from triage.domain.system.metrics import Metrics
 from triage.domain.system.services import ModelService, ReadinessService
 
@@ -48,6 +49,8 @@ EventOutboxDep = Annotated[EventOutbox, Dependency(skip_validation=True)]
 """``event_outbox``"""
 WebhookServiceDep = Annotated[WebhookService, Dependency(skip_validation=True)]
 """``webhook_service``"""
+DashboardServiceDep = Annotated[DashboardService, Dependency(skip_validation=True)]
+"""``dashboard_service``"""
 ModelServiceDep = Annotated[ModelService, Dependency(skip_validation=True)]
 """``model_service``"""
 ReadinessDep = Annotated[ReadinessService, Dependency(skip_validation=True)]

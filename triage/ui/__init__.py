@@ -28,7 +28,6 @@ from litestar.template.config import TemplateConfig
 
 from triage.core.errors import TriageError
 from triage.domain.auth.policy import UI_PREFIX
-from triage.domain.system.dashboard_api import DashboardController
 from triage.ui.audit_page import AuditPageController
 from triage.ui.auth_pages import DeskSessionController
 from triage.ui.case_page import CasePageController
@@ -78,8 +77,7 @@ def ui_route_handlers() -> list[Any]:
         include_in_schema=False,
         cache_control=CacheControlHeader(max_age=3600),
     )
-    # GET /v1/dashboard belongs with the API; it is listed here until triage/app.py lists it beside the others.
-    return [pages, static, DashboardController]
+    return [pages, static]
 
 
 def ui_template_config() -> TemplateConfig[JinjaTemplateEngine]:

@@ -10,8 +10,8 @@ from litestar import Controller, Request, get
 from litestar.params import Parameter
 from litestar.response import Template
 
+from triage.domain.dependencies import DashboardServiceDep
 from triage.domain.system.dashboard import MAX_DAYS, DashboardRead
-from triage.domain.system.dashboard_api import DASHBOARD_DEPENDENCIES, DashboardServiceDep
 from triage.ui import charts
 from triage.ui.pages import page
 
@@ -51,7 +51,6 @@ def chart_uris(read: DashboardRead) -> dict[str, str]:
 
 class DashboardPageController(Controller):
     include_in_schema = False
-    dependencies = DASHBOARD_DEPENDENCIES
 
     @get("/dashboard")
     async def dashboard_page(

@@ -1,33 +1,19 @@
-"""HTTP surface of the dashboard: ``GET /v1/dashboard`` (supervisors, operations), and the dependency that the
-desk's dashboard page shares with it."""
+"""HTTP surface of the dashboard: ``GET /v1/dashboard`` (supervisors, operations)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, get
-from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.params import Dependency, Parameter
+from litestar.params import Parameter
 
-from triage.domain.system.dashboard import MAX_DAYS, DashboardRead, DashboardService
-
-
-def provide_dashboard(state: State) -> DashboardService:
-    """The ``dashboard_service`` dependency: stateless, over the started service's database sessions."""
-    registry: Any = state["registry"]
-    return DashboardService(registry.require().sessions)
-
-
-DashboardServiceDep = Annotated[DashboardService, Dependency(skip_validation=True)]
-"""``dashboard_service``"""
-DASHBOARD_DEPENDENCIES = {"dashboard_service": Provide(provide_dashboard, sync_to_thread=False)}
+from triage.domain.dependencies import DashboardServiceDep
+from triage.domain.system.dashboard import MAX_DAYS, DashboardRead
 
 
 class DashboardController(Controller):
     tags = ["system"]
-    dependencies = DASHBOARD_DEPENDENCIES
 
     @get(
         "/v1/dashboard", summary="Process measures over the last `days` days (volume, aging, SLA, rework ...)"
