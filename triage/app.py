@@ -32,6 +32,7 @@ from triage.domain.auth.ratelimit import build_address_rate_limit_middleware, bu
 from triage.domain.cases.controllers import CaseController
 from triage.domain.dependencies import provide_caller
 from triage.domain.events.controllers import EventController, WebhookController
+from triage.domain.models.controllers import ModelController
 from triage.domain.policy.controllers import PolicyController
 from triage.domain.reviews.controllers import ReviewController
 from triage.domain.system.controllers import SystemController
@@ -159,6 +160,7 @@ def provide_services(registry: ServiceRegistry) -> dict[str, Provide]:
         "audit_service": service(lambda s: s.audit),
         "policy_service": service(lambda s: s.policy),
         "model_service": service(lambda s: s.model),
+        "model_registry": service(lambda s: s.registry),
         "dashboard_service": service(lambda s: s.dashboard),
         "event_outbox": service(lambda s: s.events),
         "webhook_service": service(lambda s: s.webhooks),
@@ -210,6 +212,7 @@ def create_app(settings: Settings | None = None, *, registry: ServiceRegistry | 
             EventController,
             WebhookController,
             DashboardController,
+            ModelController,
             redoc_script,
             *ui_route_handlers(),
         ],

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from triage.commands import audit, evaluation, keys, policy, retrieval, service, webhooks
+from triage.commands import audit, evaluation, keys, model, policy, retrieval, service, webhooks
 from triage.commands.retrieval import add_column_options
 
 
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy.register(sub)
     keys.register(sub)
     webhooks.register(sub)
+    model.register(sub)
     return parser
 
 

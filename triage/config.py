@@ -83,6 +83,20 @@ class Settings(BaseSettings):
     policy_poll_interval_s: float = Field(default=2.0, gt=0)
     prompts_dir: Path = Path("prompts")
     history_file: Path = Path("eval/datasets/order_exceptions/history.jsonl")
+    model_validation_file: Path = Path("eval/datasets/order_exceptions/test.jsonl")
+    """Held-out rows a candidate model and the model in force are both scored on before a promotion."""
+    model_validation_limit: int = Field(default=0, ge=0)
+    """At most this many held-out rows (evenly spread over the file); 0: all of them."""
+    model_poll_interval_s: float = Field(default=2.0, gt=0)
+    """How often a serving process checks which model version is in force (and swaps to it)."""
+    model_swap_grace_s: float = Field(default=30.0, ge=0)
+    """After a swap, the replaced collection stays open this long for requests still using it."""
+    model_background_tuning: bool = False
+    """Once ready, train the tuned candidate in a low-priority process and promote it when it validates."""
+    model_job_poll_interval_s: float = Field(default=5.0, gt=0)
+    """How often the server starts or watches the background model job."""
+    model_job_lease_s: float = Field(default=120.0, gt=0)
+    """A background model job holds its lease this long past its last heartbeat (one job across replicas)."""
 
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
@@ -131,7 +145,14 @@ class Settings(BaseSettings):
     """Where desk sessions live: unset, files under ``$TRIAGE_HOME/ui-sessions`` (shared by the workers of one
     home); ``redis://...`` for replicas on several hosts."""
 
-    @field_validator("policy_file", "taxonomy_file", "factcheck_file", "prompts_dir", "history_file")
+    @field_validator(
+        "policy_file",
+        "taxonomy_file",
+        "factcheck_file",
+        "prompts_dir",
+        "history_file",
+        "model_validation_file",
+    )
     @classmethod
     def _from_anywhere(cls, value: Path) -> Path:
         """A relative path is looked up in the working directory, then in the project the service was installed

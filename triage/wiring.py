@@ -8,13 +8,18 @@ cheap and ``/health`` answers while the model loads.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from triage.config import Settings
-from triage.core.errors import ConfigurationError, TriageError, UpstreamUnavailable
+from triage.core.actors import Actor
+from triage.core.errors import ArtifactError, ConfigurationError, TriageError, UpstreamUnavailable
 from triage.domain.audit.services import AuditService
 from triage.domain.auth.repositories import ApiKeyRepository
 from triage.domain.auth.services import DenialRecorder, KeyService
@@ -24,6 +29,11 @@ from triage.domain.cases.relabel import RelabelService
 from triage.domain.cases.services import CaseService
 from triage.domain.events.services import EventOutbox
 from triage.domain.events.webhooks import DeliveryPolicy, DeliveryWorker, WebhookService
+from triage.domain.models.follow import ModelFollower
+from triage.domain.models.jobs import BackgroundTuning
+from triage.domain.models.schemas import ModelVersionRead, Recipe
+from triage.domain.models.services import ModelRegistry, ModelVersionCreate, artifact_path
+from triage.domain.models.slot import ModelSlot, ServingModel
 from triage.domain.policy.services import PolicyService
 from triage.domain.reviews.queue import ReviewQueue
 from triage.domain.reviews.services import ReviewService
@@ -34,6 +44,7 @@ from triage.domain.system.services import ModelService, ReadinessService, ReadyP
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from triage.engines.classifier import TextClassifier
     from triage.engines.embedder import Embedder
     from triage.engines.retrieval import CaseStore
 
@@ -57,14 +68,24 @@ class Services:
     dashboard: DashboardService
     flow: TriageFlow
     relabel: RelabelService
-    connection: CaseStoreConnection
     events: EventOutbox
     webhooks: WebhookService
     delivery: DeliveryWorker
+    models: ModelSlot
+    registry: ModelRegistry
+    follower: ModelFollower
+    tuning: BackgroundTuning | None
+
+    @property
+    def connection(self) -> CaseStoreConnection:
+        """The history collection of the model version in force."""
+        return self.models.current.connection
 
     def close(self) -> None:
         self.audit.flush_denials(everything=True)
-        self.connection.close()
+        if self.tuning is not None:
+            self.tuning.close()
+        self.models.close()
 
 
 @dataclass(frozen=True)
@@ -80,7 +101,6 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
     """Build every engine and service (blocking: loads the model); attaches the parts ``/ready`` reports."""
     from triage.db.engine import create_session_factory
     from triage.db.migrate import upgrade_database
-    from triage.engines.classifier import load_classifier
     from triage.engines.drafting import build_drafter
     from triage.engines.embedder import serving_embedder
     from triage.engines.policy.loader import PolicyStore
@@ -95,19 +115,15 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
     events = EventOutbox(sessions, settings.event_source)
     cases = CaseService(sessions, audit, events, taxonomy=taxonomy)
     embedder = serving_embedder(settings, observer=readiness.metrics)
-    model_dir = settings.resolved_model_dir
-    if not (model_dir / "metadata.json").is_file():
-        raise ConfigurationError(
-            f"no classifier artifact at {model_dir}; run `triage bootstrap` or `triage train`"
-        )
-    classifier = load_classifier(model_dir, embedder)
     delivery = delivery_policy(settings)
-    connection = CaseStoreConnection(lambda: open_prepared_store(settings, embedder))
-    connection.reconnect()
     policy = PolicyService(policies, audit, events)
+    loader = ServingLoader(settings, embedder)
+    registry = ModelRegistry(sessions, audit, events)
+    models = ModelSlot(serving_model(settings, registry, loader), grace_s=settings.model_swap_grace_s)
+    registry.validator = candidate_validator(settings, embedder, registry, models, policy)
     flow = TriageFlow(
-        engines=FlowEngines(classifier=classifier, embedder=embedder, drafter=drafter, taxonomy=taxonomy),
-        connection=connection,
+        engines=FlowEngines(embedder=embedder, drafter=drafter, taxonomy=taxonomy),
+        models=models,
         policies=policy,
         cases=cases,
         retrieval=RetrievalSettings(similar_k=settings.similar_k, timeout_s=settings.qdrant_timeout_s),
@@ -119,7 +135,7 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
         audit=audit,
         keys=KeyService.from_settings(settings, ApiKeyRepository(sessions)),
         cases=cases,
-        case_history=CaseHistory(cases, connection, embedder),
+        case_history=CaseHistory(cases, models, embedder),
         reviews=ReviewService(sessions, audit, policy, events, drafter),
         review_queue=ReviewQueue(
             sessions,
@@ -133,14 +149,188 @@ def build_services(settings: Settings, readiness: ReadinessService) -> Services:
         webhooks=WebhookService(sessions, audit, delivery),
         delivery=DeliveryWorker(sessions, delivery),
         policy=policy,
-        model=ModelService(classifier),
+        model=ModelService(models),
         dashboard=DashboardService(sessions),
         flow=flow,
         relabel=RelabelService(flow, cases),
-        connection=connection,
+        models=models,
+        registry=registry,
+        follower=ModelFollower(registry, models, loader.load),
+        tuning=background_tuning(settings, registry) if settings.model_background_tuning else None,
     )
-    readiness.attach(ReadyParts(classifier=classifier, policy=policy, connection=connection, drafter=drafter))
+    tuning = services.tuning
+    readiness.attach(
+        ReadyParts(
+            models=models,
+            policy=policy,
+            drafter=drafter,
+            model_job=tuning.latest if tuning is not None else _latest_job(registry),
+        )
+    )
     return services
+
+
+def _latest_job(registry: ModelRegistry) -> Callable[[], dict[str, Any] | None]:
+    from triage.domain.models.jobs import BACKGROUND_TUNING, job_summary
+
+    def latest() -> dict[str, Any] | None:
+        jobs = registry.jobs(limit=1, kind=BACKGROUND_TUNING)
+        return job_summary(jobs[0] if jobs else None)
+
+    return latest
+
+
+class ServingLoader:
+    """Loads a model version for serving: its verified classifier and a connection to its collection."""
+
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.settings = settings
+        self.embedder = embedder
+
+    def classifier(self, version: ModelVersionRead) -> TextClassifier:
+        from triage.engines.classifier import load_classifier
+
+        path = artifact_path(self.settings.home, version.artifact_dir)
+        classifier = load_classifier(path, self.embedder)
+        if classifier.version != version.classifier_version:
+            raise ArtifactError(
+                f"{path}: holds classifier {classifier.version[:12]}, not the registered "
+                f"{version.classifier_version[:12]} (a foreign artifact)"
+            )
+        return classifier
+
+    def connection(self, collection: str) -> CaseStoreConnection:
+        settings, embedder = self.settings, self.embedder
+        connection = CaseStoreConnection(
+            lambda: open_prepared_store(settings, embedder, collection), collection=collection
+        )
+        connection.reconnect()
+        return connection
+
+    def load(self, version: ModelVersionRead, slot: ModelSlot | None = None) -> ServingModel:
+        """The version ready to serve; an open connection to its collection is reused."""
+        classifier = self.classifier(version)
+        connection = slot.connection_for(version.collection) if slot is not None else None
+        if connection is None:
+            connection = self.connection(version.collection)
+        return ServingModel(version.id, classifier, connection, version.collection)
+
+
+def serving_model(settings: Settings, registry: ModelRegistry, loader: ServingLoader) -> ServingModel:
+    """The version in force; on an install without a registry, the installed model is adopted first."""
+    from triage.engines.classifier import load_classifier
+
+    active = registry.active()
+    if active is not None:
+        return loader.load(active)
+    model_dir = settings.resolved_model_dir
+    if not (model_dir / "metadata.json").is_file():
+        raise ConfigurationError(
+            f"no classifier artifact at {model_dir}; run `triage bootstrap` or `triage train`"
+        )
+    classifier = load_classifier(model_dir, loader.embedder)
+    connection = loader.connection(settings.qdrant.collection)
+    store = connection.store
+    adopted = registry.adopt(
+        installed_version(settings, classifier.metadata, store.model_id if store is not None else None),
+        Actor.system(),
+    )
+    if adopted is None:  # another process adopted first: serve what it put in force
+        connection.close()
+        active = registry.active()
+        if active is None:
+            raise ConfigurationError("the model registry names no model in force")
+        return loader.load(active)
+    return ServingModel(adopted.id, classifier, connection, adopted.collection)
+
+
+def installed_version(settings: Settings, metadata: dict[str, Any], space: str | None) -> ModelVersionCreate:
+    """The registry record of the model an install already has (``TRIAGE_MODEL_DIR``, the history collection)."""
+    model_dir = settings.resolved_model_dir
+    try:
+        stored = str(model_dir.resolve().relative_to(settings.home.resolve()))
+    except ValueError:
+        stored = str(model_dir.resolve())
+    recipe = metadata.get("recipe") or {}
+    return ModelVersionCreate(
+        artifact_dir=stored,
+        classifier_version=str(metadata["version"]),
+        recipe=Recipe.TUNED if recipe.get("tune_encoder", True) else Recipe.FROZEN,
+        embedding_model=str(metadata.get("embedding_model")),
+        collection=settings.qdrant.collection,
+        learnt_from={
+            "history_rows": metadata.get("rows"),
+            "feedback_rows": 0,
+            "data": str(settings.history_file),
+        },
+        training_data_sha256=metadata.get("training_data_sha256"),
+        embedding_space=space,
+        training_metrics=metadata.get("metrics"),
+    )
+
+
+def candidate_validator(
+    settings: Settings, embedder: Embedder, registry: ModelRegistry, models: ModelSlot, policy: PolicyService
+) -> Any:
+    """The registry's validator, reusing the classifier this process serves for the version in force."""
+    from triage.evaluation.candidates import CandidateValidator
+
+    def loaded(version: ModelVersionRead) -> TextClassifier | None:
+        serving = models.current
+        return serving.classifier if serving.version_id == version.id else None
+
+    return CandidateValidator(
+        settings,
+        embedder,
+        policy=lambda: policy.current,
+        confirmed=registry.confirmed_cases,
+        loaded=loaded,
+    )
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """``settings`` as ``TRIAGE_*`` variables, so a child process (a model job) runs on the same ones."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        elif isinstance(value, list | dict):
+            value = json.dumps(value)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, Path):
+            value = str(value.resolve())
+        env[f"TRIAGE_{name.upper()}"] = str(value)
+    return env
+
+
+def background_tuning(settings: Settings, registry: ModelRegistry) -> BackgroundTuning:
+    """The background tuned-model job: ``triage model train --tuned`` at the lowest priority, one thread."""
+    environment = dict(os.environ) | settings_environment(settings)
+    environment |= {
+        "TRIAGE_MODEL_BACKGROUND_TUNING": "false",
+        "TRIAGE_ENCODER_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+
+    def command(job_id: str) -> list[str]:
+        run = [sys.executable, "-m", "triage.cli", "model", "train", "--tuned", "--from-feedback"]
+        run += ["--promote", "--job", job_id]
+        return ["nice", "-n", "19", *run] if os.name == "posix" else run
+
+    return BackgroundTuning(
+        registry,
+        command=command,
+        environment=environment,
+        log_dir=settings.home / "logs",
+        lease_s=settings.model_job_lease_s,
+    )
 
 
 def delivery_policy(settings: Settings) -> DeliveryPolicy:
@@ -153,11 +343,14 @@ def delivery_policy(settings: Settings) -> DeliveryPolicy:
     )
 
 
-def open_prepared_store(settings: Settings, embedder: Embedder) -> CaseStore:
-    """The history collection, with its vector space's encoder built before the first request needs it."""
+def open_prepared_store(settings: Settings, embedder: Embedder, collection: str | None = None) -> CaseStore:
+    """A history collection (the setting's by default), with its vector space's encoder built before the first
+    request needs it."""
     from triage.engines.retrieval import open_case_store
 
-    store = open_case_store(settings, embedding_model_id=embedder.model_id, dimension=embedder.dimension)
+    store = open_case_store(
+        settings, embedding_model_id=embedder.model_id, dimension=embedder.dimension, collection=collection
+    )
     try:
         store.prepare(embedder)
     except BaseException:
@@ -169,14 +362,18 @@ def open_prepared_store(settings: Settings, embedder: Embedder) -> CaseStore:
 def background_jobs(services: Services) -> list[Job]:
     """What runs periodically while the app serves."""
     settings = services.settings
-    return [
+    jobs = [
         Job("policy reload", settings.policy_poll_interval_s, services.policy.follow_file),
         Job("escalation", settings.escalation_interval_s, services.reviews.escalate_overdue),
         Job("audit anchor", settings.audit_anchor_interval_s, services.audit.anchor),
         Job("audit denials", settings.audit_denial_interval_s, services.audit.flush_denials),
-        Job("case store reconnect", settings.store_retry_interval_s, services.connection.reconnect),
+        Job("case store reconnect", settings.store_retry_interval_s, services.models.reconnect),
         Job("webhook delivery", settings.webhook_poll_interval_s, services.delivery.deliver_due),
+        Job("model follow", settings.model_poll_interval_s, services.follower.follow),
     ]
+    if services.tuning is not None:
+        jobs.append(Job("background tuning", settings.model_job_poll_interval_s, services.tuning.tick))
+    return jobs
 
 
 class ServiceRegistry:

@@ -88,7 +88,10 @@ def _bootstrap() -> int:
         trained = _bootstrap_model(settings, embedder, report)
     steps.append(step)
     with report.step("history") as step:
-        indexed = _bootstrap_history(settings, embedder, report)
+        indexed, space = _bootstrap_history(settings, embedder, report)
+    steps.append(step)
+    with report.step("model registry") as step:
+        _bootstrap_registry(settings, space, report)
     steps.append(step)
     timings = ", ".join(f"{step.name} {step.seconds:.1f} s" for step in steps)
     report.say(
@@ -141,8 +144,35 @@ def _bootstrap_model(settings: Settings, embedder: Embedder, report: Progress) -
     return True
 
 
-def _bootstrap_history(settings: Settings, embedder: Embedder, report: Progress) -> int:
-    """Index the shipped history into an empty collection (in the embedder's space); how many were indexed."""
+def _bootstrap_registry(settings: Settings, space: str, report: Progress) -> None:
+    """Record the installed model as the registry's first version, in force (once: later runs keep the registry)."""
+    from triage.core.actors import Actor
+    from triage.db.engine import create_session_factory
+    from triage.domain.audit.services import AuditService
+    from triage.domain.events.services import EventOutbox
+    from triage.domain.models.services import ModelRegistry
+    from triage.engines.classifier.artifact import read_artifact
+    from triage.wiring import installed_version
+
+    sessions = create_session_factory(settings.resolved_database_url)
+    registry = ModelRegistry(
+        sessions, AuditService(sessions, settings), EventOutbox(sessions, settings.event_source)
+    )
+    active = registry.active()
+    if active is not None:
+        report.say(f"model registry: {active.id} in force, kept")
+        return
+    metadata = read_artifact(settings.resolved_model_dir)[0]
+    adopted = registry.adopt(installed_version(settings, metadata, space), Actor.system())
+    if adopted is not None:
+        report.say(
+            f"model registry: {adopted.id} in force ({adopted.artifact_dir}, collection {adopted.collection})"
+        )
+
+
+def _bootstrap_history(settings: Settings, embedder: Embedder, report: Progress) -> tuple[int, str]:
+    """Index the shipped history into an empty collection (in the embedder's space); how many were indexed and
+    the collection's vector space."""
     from triage.commands.retrieval import bootstrap_history
     from triage.engines.retrieval import open_case_store
 
@@ -150,9 +180,10 @@ def _bootstrap_history(settings: Settings, embedder: Embedder, report: Progress)
     try:
         indexed = bootstrap_history(settings, embedder, store)
         report.say(f"history: {store.count()} cases in the collection ({indexed} indexed now)")
+        space = store.model_id
     finally:
         store.close()
-    return indexed
+    return indexed, space
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

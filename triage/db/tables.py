@@ -259,3 +259,65 @@ class DeliveryRow(Base):
     delivered_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+
+
+class ModelVersionRow(Base):
+    """One registered model: its artifact, what it learnt from, how it scored, and where it stands."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    """``candidate``, ``active``, ``retired`` or ``failed``."""
+    artifact_dir: Mapped[str] = mapped_column(Text)
+    """Relative paths are under ``TRIAGE_HOME`` (so a copied home keeps its models)."""
+    classifier_version: Mapped[str] = mapped_column(String(128))
+    training_data_sha256: Mapped[str | None] = mapped_column(String(64))
+    recipe: Mapped[str] = mapped_column(String(16))
+    embedding_model: Mapped[str] = mapped_column(String(256))
+    embedding_space: Mapped[str | None] = mapped_column(String(256))
+    collection: Mapped[str] = mapped_column(String(128))
+    learnt_from: Mapped[dict[str, Any]]
+    training_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The latest validation against the model then in force (figures of both, the verdict)."""
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class ModelPointerRow(Base):
+    """The one row naming the model in force; changed only by compare-and-swap on ``generation``.
+
+    Also the lease of the background model job (one at a time across replicas)."""
+
+    __tablename__ = "model_pointer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    active_id: Mapped[str | None] = mapped_column(String(40))
+    previous_id: Mapped[str | None] = mapped_column(String(40))
+    generation: Mapped[int] = mapped_column(Integer)
+    changed_at: Mapped[datetime | None]
+    job_id: Mapped[str | None] = mapped_column(String(40))
+    job_lease_until: Mapped[datetime | None]
+
+
+class ModelJobRow(Base):
+    """A model job (training a candidate in the background): its progress, outcome and error."""
+
+    __tablename__ = "model_jobs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    base_version_id: Mapped[str | None] = mapped_column(String(40))
+    candidate_version_id: Mapped[str | None] = mapped_column(String(40))
+    step: Mapped[str | None] = mapped_column(String(128))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    detail: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    pid: Mapped[int | None] = mapped_column(Integer)
+    log_file: Mapped[str | None] = mapped_column(Text)

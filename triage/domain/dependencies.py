@@ -20,6 +20,7 @@ from triage.domain.cases.relabel import RelabelService
 from triage.domain.cases.services import CaseService
 from triage.domain.events.services import EventOutbox
 from triage.domain.events.webhooks import WebhookService
+from triage.domain.models.services import ModelRegistry
 from triage.domain.policy.services import PolicyService
 from triage.domain.reviews.queue import ReviewQueue
 from triage.domain.reviews.services import ReviewService
@@ -53,6 +54,8 @@ DashboardServiceDep = Annotated[DashboardService, Dependency(skip_validation=Tru
 """``dashboard_service``"""
 ModelServiceDep = Annotated[ModelService, Dependency(skip_validation=True)]
 """``model_service``"""
+ModelRegistryDep = Annotated[ModelRegistry, Dependency(skip_validation=True)]
+"""``model_registry``"""
 ReadinessDep = Annotated[ReadinessService, Dependency(skip_validation=True)]
 """``readiness``"""
 MetricsDep = Annotated[Metrics, Dependency(skip_validation=True)]

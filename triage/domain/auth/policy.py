@@ -7,7 +7,8 @@ The table follows the "who" column of the contract. The ``admin`` role is the op
 business actor, and gets least privilege accordingly:
 
 - admin may read cases and the review queue (support), the versions in force, verify the audit chain, and is
-  the only role that may reload the policy;
+  the only role that may reload the policy and promote or roll back model versions (compliance may read the
+  model registry too);
 - admin may NOT post exceptions, decide review items, record resolutions (the business actors do, under their
   own name, limits and four-eyes rules: an all-powerful key would bypass separation of duties), nor query or
   export the audit log (the record of who decided what is for compliance).
@@ -68,6 +69,11 @@ API_ROUTE_RULES: Mapping[tuple[str, str], RouteRule] = {
     ("GET", "/v1/audit/export"): _roles(C),
     ("GET", "/v1/audit/public-key"): _roles(C, ADM),
     ("GET", "/v1/model"): _roles(*ALL_ROLES),
+    ("GET", "/v1/models"): _roles(C, ADM),
+    ("GET", "/v1/models/jobs"): _roles(C, ADM),
+    ("GET", "/v1/models/{version_id}"): _roles(C, ADM),
+    ("POST", "/v1/models/{version_id}/promote"): _roles(ADM),
+    ("POST", "/v1/models/rollback"): _roles(ADM),
     ("GET", "/v1/policy"): _roles(*ALL_ROLES),
     ("POST", "/v1/policy/reload"): _roles(ADM),
     ("GET", "/v1/events"): _roles(W, ADM),

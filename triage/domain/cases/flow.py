@@ -27,6 +27,7 @@ from triage.core.hashing import sha256_json
 from triage.domain.cases.assembly import Retrieved, TriageResult, triage_record
 from triage.domain.cases.schemas import TriageCase, VersionsRead
 from triage.domain.cases.schemas_page import SimilarScope
+from triage.domain.models.slot import ModelSlot, ServingModel
 from triage.engines.drafting import DraftContext, DraftSet, NeighbourFacts
 from triage.engines.policy.gate import DraftCheck, GateInput, GateResult, abstain_reason, evaluate_gate
 from triage.engines.retrieval import CaseFilters, Neighbour, predict_resolution, vectors_for
@@ -58,20 +59,26 @@ class RetrievalSettings:
 
 
 class TriageFlow:
-    """Runs one exception event through the pipeline and hands the result to persistence."""
+    """Runs one exception event through the pipeline and hands the result to persistence.
+
+    The model version (classifier and history collection) is read from ``models`` once per case, so a case
+    triaged while a new version goes in force is classified, searched and recorded with one version throughout.
+    Without ``models``, the flow serves ``engines.classifier`` with ``connection`` (evaluation pipelines).
+    """
 
     def __init__(
         self,
         *,
         engines: FlowEngines,
-        connection: CaseStoreConnection,
         policies: PolicySource,
         cases: CaseService,
         retrieval: RetrievalSettings,
+        connection: CaseStoreConnection | None = None,
+        models: ModelSlot | None = None,
         observe: StageObserver | None = None,
     ) -> None:
         self.engines = engines
-        self.connection = connection
+        self.models = models or _fixed_slot(engines, connection)
         self.policies = policies
         self.cases = cases
         self.retrieval = retrieval
@@ -99,11 +106,12 @@ class TriageFlow:
             return replay, False
 
         policy = self.policies.current  # one policy per case, even if a reload lands meanwhile
+        serving = self.models.current  # one model version per case, even if a promotion lands meanwhile
         text = classification_text(event)
         with stage("classify"):
-            prediction = await self.classify(text)
+            prediction = await self.classify(text, serving)
         with stage("retrieve"):
-            retrieved = await self.retrieve(text, _filters(scope, event, prediction.label), policy)
+            retrieved = await self.retrieve(text, _filters(scope, event, prediction.label), policy, serving)
         severity = self.engines.taxonomy.severity_for(event, prediction.label)
         with stage("draft"):
             drafts = await self.draft(event, prediction, severity, retrieved, policy, started_at)
@@ -124,18 +132,26 @@ class TriageFlow:
             drafts=drafts,
             gate=gate,
             degraded=degraded,
-            versions=self.versions(policy),
+            versions=self.versions(policy, serving),
         )
         with stage("persist"):  # the case, its audit records and its event: one transaction
             return await asyncio.to_thread(self.cases.create, triage_record(result))
 
-    async def classify(self, text: str) -> Prediction:
-        predictions = await asyncio.to_thread(self.engines.classifier.predict, [text])
+    @property
+    def connection(self) -> CaseStoreConnection:
+        """The connection to the history collection of the model version in force."""
+        return self.models.current.connection
+
+    async def classify(self, text: str, serving: ServingModel | None = None) -> Prediction:
+        classifier = (serving or self.models.current).classifier
+        predictions = await asyncio.to_thread(classifier.predict, [text])
         return predictions[0]
 
-    async def retrieve(self, text: str, filters: CaseFilters | None, policy: Policy) -> Retrieved:
+    async def retrieve(
+        self, text: str, filters: CaseFilters | None, policy: Policy, serving: ServingModel | None = None
+    ) -> Retrieved:
         """Similar historical cases and the resolution they vote for; degraded (not failed) when the store is."""
-        store = self.connection.store
+        store = (serving or self.models.current).connection.store
         if store is None:
             return Retrieved([], None, degraded=True)
 
@@ -220,10 +236,10 @@ class TriageFlow:
             ),
         )
 
-    def versions(self, policy: Policy) -> VersionsRead:
+    def versions(self, policy: Policy, serving: ServingModel | None = None) -> VersionsRead:
         """The model, policy, prompts and embedding model that decided a case (to reconstruct it later)."""
         return VersionsRead(
-            model=self.engines.classifier.version,
+            model=(serving or self.models.current).classifier.version,
             policy=policy.version_hash,
             prompts=self.engines.drafter.prompts_version,
             embedding_model=self.engines.embedder.model_id,
@@ -232,16 +248,22 @@ class TriageFlow:
 
 @dataclass(frozen=True)
 class FlowEngines:
-    """The engines one triage uses."""
+    """The engines one triage uses (the classifier comes from the model slot when the flow has one)."""
 
-    classifier: TextClassifier
     embedder: Embedder
     drafter: Drafter
     taxonomy: Taxonomy
+    classifier: TextClassifier | None = None
 
 
 StageObserver = Callable[[dict[str, float], float], None]
 """Receives one created case's seconds per stage and its total seconds."""
+
+
+def _fixed_slot(engines: FlowEngines, connection: CaseStoreConnection | None) -> ModelSlot:
+    if engines.classifier is None or connection is None:
+        raise ValueError("a flow without a model slot needs engines.classifier and a connection")
+    return ModelSlot(ServingModel(None, engines.classifier, connection, connection.collection or ""))
 
 
 def _stage_seconds(clock: StageClock) -> dict[str, float]:

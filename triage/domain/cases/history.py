@@ -20,6 +20,7 @@ from triage.domain.cases.services import CaseService
 from triage.engines.retrieval import HistoricalCase, vectors_for
 
 if TYPE_CHECKING:
+    from triage.domain.models.slot import ModelSlot
     from triage.engines.embedder import Embedder
     from triage.engines.retrieval import CaseStore
 
@@ -29,8 +30,10 @@ log = logging.getLogger("triage")
 class CaseStoreConnection:
     """The case store in use, or why there is none; ``reconnect`` opens it when it was unavailable."""
 
-    def __init__(self, open_store: Callable[[], CaseStore]) -> None:
+    def __init__(self, open_store: Callable[[], CaseStore], collection: str | None = None) -> None:
         self._open = open_store
+        self.collection = collection
+        """The collection's name, when known (a model swap reuses an open connection to the same one)."""
         self._lock = threading.Lock()
         self.store: CaseStore | None = None
         self.error: str | None = "not connected yet"
@@ -61,11 +64,12 @@ class CaseStoreConnection:
 
 
 class CaseHistory:
-    """Records a case's final outcome, then adds the resolved case to the history collection."""
+    """Records a case's final outcome, then adds the resolved case to the history collection in force (that of
+    the model version serving now)."""
 
-    def __init__(self, cases: CaseService, connection: CaseStoreConnection, embedder: Embedder) -> None:
+    def __init__(self, cases: CaseService, models: ModelSlot, embedder: Embedder) -> None:
         self.cases = cases
-        self.connection = connection
+        self.models = models
         self.embedder = embedder
 
     def resolve(self, case_id: str, body: ResolutionCreate, actor: Actor) -> tuple[TriageCase, bool]:
@@ -77,7 +81,7 @@ class CaseHistory:
 
     def add(self, case: TriageCase, body: ResolutionCreate) -> None:
         """Index a resolved case; on a store outage it is logged, and repeating the resolution indexes it."""
-        store = self.connection.store
+        store = self.models.current.connection.store
         if store is None:
             log.warning("case %s resolved but not indexed: the case store is unavailable", case.case_id)
             return

@@ -20,6 +20,8 @@ class ReadinessRead(BaseModel):
 class ModelRead(BaseModel):
     """The classifier in force: its version, what it was trained on and how well it did."""
 
+    id: str | None = Field(default=None, description="The registry id of the model version in force.")
+    collection: str | None = Field(default=None, description="The history collection searched with it.")
     version: str = Field(description="The classifier's version (as recorded in each case's versions).")
     embedding_model: str = Field(description="The embedding model it reads texts with.")
     labels: list[str] = Field(description="The categories it chooses from.")

@@ -14,9 +14,10 @@ from triage.domain.system.metrics import Metrics
 from triage.domain.system.schemas import ModelRead, ReadinessRead
 
 if TYPE_CHECKING:
-    from triage.domain.cases.history import CaseStoreConnection
+    from collections.abc import Callable
+
+    from triage.domain.models.slot import ModelSlot
     from triage.domain.policy.services import PolicyService
-    from triage.engines.classifier import TextClassifier
     from triage.engines.drafting import Drafter
 
 
@@ -24,10 +25,11 @@ if TYPE_CHECKING:
 class ReadyParts:
     """The parts whose health ``/ready`` reports, once built."""
 
-    classifier: TextClassifier
+    models: ModelSlot
     policy: PolicyService
-    connection: CaseStoreConnection
     drafter: Drafter
+    model_job: Callable[[], dict[str, Any] | None] | None = None
+    """The latest background model job, as ``/ready`` shows it (never makes ``/ready`` fail)."""
 
 
 class ReadinessService:
@@ -59,7 +61,8 @@ class ReadinessService:
         if parts is None:
             state = self.error or "starting"
             return {name: {"ok": False, "detail": state} for name in ("model", "database", "policy")}
-        store = parts.connection.store
+        serving = parts.models.current
+        store = serving.connection.store
         if store is not None:
             health = store.health()
             store_part = {
@@ -69,15 +72,18 @@ class ReadinessService:
                 "detail": health.detail,
             }
         else:
-            store_part = {"ok": False, "detail": parts.connection.error or "not started"}
+            store_part = {"ok": False, "detail": serving.connection.error or "not started"}
+        store_part["collection"] = serving.collection
         drafting = parts.drafter.health()
         components: dict[str, dict[str, Any]] = {
-            "model": {"ok": True, "version": parts.classifier.version},
+            "model": _model_part(parts.models),
             "database": {"ok": True},
             "policy": {"ok": True, "version": parts.policy.current.version_hash},
             "case_store": store_part,
             "drafting": drafting,
         }
+        if parts.model_job is not None:
+            components["model_job"] = parts.model_job() or {"status": "none"}
         for name, part in components.items():
             if "ok" in part:
                 self.metrics.component_up.labels(name).set(1 if part["ok"] else 0)
@@ -85,18 +91,30 @@ class ReadinessService:
         return components
 
 
-class ModelService:
-    """The classifier in force, as ``/v1/model`` shows it."""
+def _model_part(models: ModelSlot) -> dict[str, Any]:
+    serving = models.current
+    part: dict[str, Any] = {"ok": True, "version": serving.classifier.version, "id": serving.version_id}
+    if models.error:
+        part["detail"] = models.error
+    return part
 
-    def __init__(self, classifier: TextClassifier) -> None:
-        self.classifier = classifier
+
+class ModelService:
+    """The classifier in force, as ``/v1/model`` shows it (read from the model slot, so it follows a swap)."""
+
+    def __init__(self, models: ModelSlot) -> None:
+        self.models = models
 
     def read(self) -> ModelRead:
-        meta = self.classifier.metadata
+        serving = self.models.current
+        classifier = serving.classifier
+        meta = classifier.metadata
         return ModelRead(
-            version=self.classifier.version,
-            embedding_model=self.classifier.embedding_model_id,
-            labels=list(self.classifier.labels),
+            id=serving.version_id,
+            collection=serving.collection,
+            version=classifier.version,
+            embedding_model=classifier.embedding_model_id,
+            labels=list(classifier.labels),
             metrics=meta.get("metrics", {}),
             calibration=meta.get("calibration", {}),
             recipe=meta.get("recipe"),

@@ -1,0 +1,119 @@
+"""The model registry's database rules on SQLite and PostgreSQL: adoption once, the pointer's compare-and-swap,
+the one model-job lease, human-confirmed cases read back with their final label."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.factories import WORKFLOW, make_event, make_record
+from triage.core.actors import Actor
+from triage.core.clock import utc_now
+from triage.db.engine import unit_of_work
+from triage.domain.audit.services import AuditService
+from triage.domain.cases.schemas import ResolutionCreate
+from triage.domain.cases.services import CaseService
+from triage.domain.events.services import EventOutbox
+from triage.domain.models.repositories import ModelRepository
+from triage.domain.models.schemas import JobStatus, Recipe
+from triage.domain.models.services import ModelRegistry, ModelVersionCreate
+from triage.domain.models.validation import PromotionRule, decide
+
+
+def version(classifier: str = "c" * 64, collection: str = "case_history") -> ModelVersionCreate:
+    return ModelVersionCreate(
+        artifact_dir="models/default",
+        classifier_version=classifier,
+        recipe=Recipe.FROZEN,
+        embedding_model="sentence-transformers/all-MiniLM-L6-v2",
+        collection=collection,
+        learnt_from={"history_rows": 10, "feedback_rows": 0},
+    )
+
+
+@pytest.fixture
+def registry(
+    sessions: sessionmaker[Session], audit_service: AuditService, event_outbox: EventOutbox
+) -> ModelRegistry:
+    return ModelRegistry(sessions, audit_service, event_outbox)
+
+
+def test_adoption_happens_once_even_when_processes_race(registry: ModelRegistry) -> None:
+    results: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(registry.adopt(version(), Actor.system())))
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    adopted = [r for r in results if r is not None]
+    assert len(adopted) == 1
+    page = registry.versions()
+    assert [v.id for v in page.items] == [page.active_id]
+    assert registry.pointer().generation == 1
+    assert registry.adopt(version(), Actor.system()) is None
+
+
+def test_the_pointer_changes_only_from_the_generation_read(
+    registry: ModelRegistry, sessions: sessionmaker[Session]
+) -> None:
+    first = registry.adopt(version(), Actor.system())
+    assert first is not None
+    second = registry.register(version("d" * 64), Actor.system())
+    repository = ModelRepository()
+    with unit_of_work(sessions) as session:
+        assert repository.swap_pointer(
+            session, generation=1, active_id=second.id, previous_id=first.id, at=utc_now()
+        )
+    with unit_of_work(sessions) as session:  # a second writer that read generation 1 loses
+        assert not repository.swap_pointer(
+            session, generation=1, active_id=first.id, previous_id=None, at=utc_now()
+        )
+    pointer = registry.pointer()
+    assert (pointer.active_id, pointer.previous_id, pointer.generation) == (second.id, first.id, 2)
+
+
+def test_one_model_job_holds_the_lease(registry: ModelRegistry) -> None:
+    job = registry.start_job("background_tuning", lease_s=60)
+    assert job is not None and job.status == JobStatus.RUNNING
+    assert registry.start_job("background_tuning", lease_s=60) is None
+    registry.report_job(job.id, lease_s=60, step="training", progress=0.5)
+    assert registry.job(job.id).step == "training"
+    registry.finish_job(job.id, JobStatus.FAILED, error="killed")
+    finished = registry.job(job.id)
+    assert finished.status == JobStatus.FAILED and finished.error == "killed" and finished.finished_at
+    assert registry.start_job("background_tuning", lease_s=60) is not None  # the lease was released
+
+
+def test_confirmed_cases_carry_the_final_label(registry: ModelRegistry, case_service: CaseService) -> None:
+    resolved, _ = case_service.create(make_record(make_event(), label="credit_hold"))
+    case_service.create(make_record(make_event(), label="shipment_delay"))  # nobody confirmed it
+    case_service.record_resolution(
+        resolved.case_id,
+        ResolutionCreate(outcome="resolved", resolution_action="release_credit_hold", resolution="released"),
+        WORKFLOW,
+    )
+    confirmed = registry.confirmed_cases()
+    assert [(c.case_id, c.label, c.source) for c in confirmed] == [
+        (resolved.case_id, "credit_hold", "resolution")
+    ]
+    assert confirmed[0].event["event_id"]
+
+
+def test_the_rule_refuses_a_worse_candidate_and_names_the_figures() -> None:
+    good = {"accuracy": 0.92, "ece": 0.03, "auto": {"precision": 0.99, "coverage": 0.8}}
+    worse = {"accuracy": 0.85, "ece": 0.03, "auto": {"precision": 0.97, "coverage": 0.6}}
+    verdict = decide({"heldout": {"candidate": worse, "in_force": good}, "recorded": {"n": 0}})
+    assert not verdict["promotable"]
+    failed = {c["figure"] for c in verdict["checks"] if not c["ok"]}
+    assert failed == {"precision_at_auto", "coverage_at_auto", "accuracy"}
+    assert "coverage_at_auto: candidate 0.6 vs 0.8" in " ".join(verdict["failed"])
+    same = decide({"heldout": {"candidate": good, "in_force": good}, "recorded": {"n": 0}})
+    assert same["promotable"]
+    # recorded cases count once there are enough of them
+    recorded = {"n": PromotionRule().min_recorded, "candidate": worse, "in_force": good}
+    assert not decide({"heldout": {"candidate": good, "in_force": good}, "recorded": recorded})["promotable"]

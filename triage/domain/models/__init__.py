@@ -1,0 +1,1 @@
+"""Models as governed versions: the registry, validation before promotion, the serving slot and model jobs."""
