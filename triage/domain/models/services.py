@@ -389,7 +389,8 @@ class ModelRegistry:
                     "reason": reason,
                     "forced": forced,
                 }
-                self.events.append(session, [EventCreate(EventType.MODEL_PROMOTED, None, data)])
+                # the subject is the version (a None subject is refused by the CloudEvents SDK when read)
+                self.events.append(session, [EventCreate(EventType.MODEL_PROMOTED, chosen.id, data)])
         if not swapped:
             refused = "model.rollback_refused" if rollback else "model.promotion_refused"
             self._refusal(
