@@ -3,6 +3,12 @@
 SQLite runs in WAL mode with foreign keys and a busy timeout, and every transaction starts with
 ``BEGIN IMMEDIATE``: writers queue for the one write lock at the start of a transaction instead of failing
 half-way with "database is locked", which is what keeps audit sequence numbers gapless across processes.
+``synchronous=NORMAL`` (WAL's usual setting) makes a commit durable against a crash of the process, and
+against power loss at the next checkpoint, without an fsync per commit.
+
+Connections to a SQLite file are pooled, not opened per transaction: closing the last connection to a WAL
+database checkpoints it and removes the WAL file, which cost about a third of a triage's persist step when
+every transaction opened and closed its own connection.
 """
 
 from __future__ import annotations
@@ -16,11 +22,14 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from triage.core.errors import UpstreamUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_POOL_SIZE = 8
+"""Connections kept open to a SQLite file (more are opened when more threads need one, and closed after)."""
+SQLITE_POOL_OVERFLOW = 56
 READ_ONLY_OPTION = "triage_read_only"
 
 
@@ -41,14 +50,20 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     url = normalize_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        on_disk = bool(parsed.database) and parsed.database != ":memory:"
+        if on_disk:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        pooling: dict[str, Any] = (
+            # A connection is used by one thread at a time (checked out, then returned), never shared.
+            {"poolclass": QueuePool, "pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_OVERFLOW}
+            if on_disk
+            else {"poolclass": NullPool}
+        )
         engine = create_engine(
             url,
             echo=echo,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            # One connection per checkout: SQLite connections are cheap and this keeps threads apart.
-            poolclass=NullPool,
+            **pooling,
         )
         _configure_sqlite(engine)
         return engine
