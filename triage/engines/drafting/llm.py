@@ -4,6 +4,9 @@ The SDK's own retries are off (``max_retries=0``); this module is the one layer 
 only for 429 and 5xx, waiting for Retry-After only when that still fits the caller's deadline. An answer that
 is not valid JSON for the prompt's schema gets one repair attempt. Every wait and request is bounded by the
 absolute deadline the caller passes; the caller enforces the same deadline with ``asyncio.timeout_at``.
+
+The OpenAI SDK and langchain-openai (about 65 MB resident) are imported when a ``ChatLLM`` is built, so a
+service with no LLM configured never loads them.
 """
 
 from __future__ import annotations
@@ -15,16 +18,14 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import openai
-from langchain_core.exceptions import OutputParserException
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langchain_core.runnables import Runnable
-from langchain_openai import ChatOpenAI
+from typing import TYPE_CHECKING, Any, Literal
 
 from triage.config import LLMSettings
 from triage.engines.drafting.prompts import DraftOutput, Prompt, PromptRegistry
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+    from langchain_core.runnables import Runnable
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ class ChatLLM:
     """Generates one prompt's structured output within a deadline (``loop.time()`` based)."""
 
     def __init__(self, settings: LLMSettings, registry: PromptRegistry) -> None:
+        from langchain_openai import ChatOpenAI
+
         api_key = settings.api_key.get_secret_value() if settings.api_key else UNUSED_API_KEY
         self._chat = ChatOpenAI(
             model=settings.model,
@@ -101,6 +104,8 @@ class ChatLLM:
 
     async def generate(self, name: str, variables: Mapping[str, Any], deadline: float) -> DraftOutput:
         """The parsed answer to prompt ``name``, or ``LLMFailure``; never waits past ``deadline``."""
+        from langchain_core.messages import AIMessage, HumanMessage
+
         prompt: Prompt = self._registry[name]
         messages = prompt.chat.format_messages(**variables)
         result = await self._call(name, messages, deadline)
@@ -121,6 +126,9 @@ class ChatLLM:
         )
 
     async def _call(self, name: str, messages: list[BaseMessage], deadline: float) -> dict[str, Any]:
+        import openai
+        from langchain_core.exceptions import OutputParserException
+
         loop = asyncio.get_running_loop()
         runnable = self._runnables[name]
         retried = False
