@@ -8,11 +8,22 @@
   408 and the connection is closed, so partial requests cannot hold connections open.
 - **Logs.** One JSON object per line (python-json-logger): a request path with ``%0a`` in it is an escaped
   string inside one record, never a forged second line.
+- **Worker threads.** The flow's blocking steps (database, classifier, search) run in the event loop's default
+  executor. asyncio's own has ``min(32, cores + 4)`` threads, 6 on two cores: at 32 concurrent requests the
+  other 26 queued for a thread instead of for the encoder, so encoder passes were shared by ~2.6 requests
+  where they could be shared by all waiting. The server's loop (``event_loop``) gets ``EXECUTOR_THREADS``.
+- **Memory.** glibc gives each thread that allocates concurrently its own malloc arena (up to 8 per core),
+  and arenas keep what they freed: with torch and many worker threads that was ~200 MB of a worker's resident
+  memory. ``event_loop`` caps the arenas at ``MALLOC_ARENAS`` (``M_ARENA_MAX``) before any worker thread
+  starts, unless ``MALLOC_ARENA_MAX`` is set in the environment (glibc's own knob wins).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import h11
@@ -23,6 +34,11 @@ from triage.config import Settings, get_settings
 JSON_FORMATTER = "pythonjsonlogger.json.JsonFormatter"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 REQUEST_TIMEOUT_RESPONSE = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+EXECUTOR_THREADS = 48
+"""Threads of the server's default executor: enough for every request the encoder queue admits by default to
+wait for its pass in a thread of its own, plus the database and search steps of others."""
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
 
 
 class DeadlineH11Protocol(H11Protocol):
@@ -97,11 +113,35 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
     }
 
 
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas for this process (before threads start); False where that is not glibc or
+    ``MALLOC_ARENA_MAX`` already decides."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the C library this process runs on
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_ARENA_MAX, arenas))
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """The server's event loop (uvicorn's ``loop`` factory): asyncio's, with ``EXECUTOR_THREADS`` worker
+    threads for ``asyncio.to_thread`` and the malloc arenas capped (see the module docstring)."""
+    limit_malloc_arenas()
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(
+        ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="triage-worker")
+    )
+    return loop
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.run`` / ``uvicorn.Config`` that apply the rules above."""
     trusted = settings.trusted_proxies
     return {
         "http": "triage.serving:DeadlineH11Protocol",
+        "loop": "triage.serving:event_loop",
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": ",".join(trusted) if trusted else "",
         "timeout_keep_alive": 5,
