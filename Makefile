@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Serves the bootstrap model at once; once ready, the server trains the tuned model in the background (nice 19,
+# one thread) and promotes it when it validates (see the README's "Models" section).
 run: install
 	$(BIN)/triage bootstrap
-	$(BIN)/triage serve --host 127.0.0.1 --port 8000
+	TRIAGE_MODEL_BACKGROUND_TUNING=true $(BIN)/triage serve --host 127.0.0.1 --port 8000
 
 test: install
 	$(BIN)/python -m pytest tests
