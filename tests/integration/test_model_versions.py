@@ -180,6 +180,33 @@ def test_a_candidate_on_a_tenth_of_the_history_is_refused_with_its_figures(serve
     assert server.call("GET", "/v1/model", WORKFLOW).json()["id"] != worse.id
 
 
+def test_the_model_commands(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.integration.live_app import _environment
+    from triage.cli import main
+
+    worse = candidate(server, "tenth", sample=0.1)
+    environment = {
+        "TRIAGE_HOME": str(server.settings.home),
+        "TRIAGE_ENVIRONMENT": "test",
+        "TRIAGE_HISTORY_FILE": str(template_history()),
+        "TRIAGE_MODEL_VALIDATION_LIMIT": "200",
+    }
+    with _environment(**environment):
+        assert main(["model", "list"]) == 0
+        listing = capsys.readouterr().out
+        active = server.services.registry.pointer().active_id
+        assert f"* {active}" in listing and worse.id in listing
+        assert main(["model", "show", worse.id]) == 0
+        assert '"sample": 0.1' in capsys.readouterr().out
+        assert main(["model", "promote", worse.id, "--reason", "from the command line"]) == 1
+        printed = capsys.readouterr()
+        assert "REFUSED" in printed.out and "precision at auto thresholds" in printed.out
+        assert "refused" in printed.err
+        assert main(["model", "jobs"]) == 0
+        assert "no model jobs" in capsys.readouterr().out
+    assert server.audit("model.promotion_refused")[-1]["actor_subject"].startswith("cli:")
+
+
 def test_promotion_swaps_the_model_while_a_loopback_client_triages(server: Server) -> None:
     better = candidate(server, "seed1", seed=1)
     before = server.call("GET", "/v1/model", WORKFLOW).json()

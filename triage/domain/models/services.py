@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,15 +19,14 @@ from triage.core.clock import Clock, utc_now
 from triage.core.errors import ArtifactError, Conflict, InvalidInput, NotFound
 from triage.core.paging import MAX_PAGE, clamp_limit
 from triage.db.engine import read_snapshot, unit_of_work
-from triage.db.tables import ModelJobRow, ModelVersionRow
+from triage.db.tables import ModelVersionRow
 from triage.domain.audit.schemas import AuditEntryCreate
 from triage.domain.audit.services import AuditService
 from triage.domain.events.schemas import EventCreate, EventType
 from triage.domain.events.services import EventOutbox
+from triage.domain.models.records import ModelJobRecords
 from triage.domain.models.repositories import ConfirmedCase, ModelRepository, ResolvedCase
 from triage.domain.models.schemas import (
-    JobStatus,
-    ModelJobRead,
     ModelStatus,
     ModelVersionPage,
     ModelVersionRead,
@@ -38,7 +36,7 @@ from triage.domain.models.schemas import (
     Recipe,
     RollbackCreate,
 )
-from triage.domain.models.validation import PromotionRule, decide
+from triage.domain.models.validation import PromotionRule, decide, figures_of
 
 log = logging.getLogger("triage")
 
@@ -85,46 +83,7 @@ def _read(row: ModelVersionRow) -> ModelVersionRead:
     return ModelVersionRead.model_validate(row, from_attributes=True)
 
 
-def _job(row: ModelJobRow) -> ModelJobRead:
-    return ModelJobRead.model_validate(row, from_attributes=True)
-
-
-def figures_of(
-    version: ModelVersionRead | None, evaluation: dict[str, Any] | None, side: str
-) -> dict[str, Any]:
-    """What the audit record shows of one model: its id, classifier version and figures (held-out, recorded)."""
-    if version is None:
-        return {}
-    out: dict[str, Any] = {
-        "id": version.id,
-        "classifier_version": version.classifier_version,
-        "recipe": version.recipe.value,
-        "collection": version.collection,
-        "learnt_from": version.learnt_from,
-    }
-    if evaluation is not None:
-        out["heldout"] = _compact((evaluation.get("heldout") or {}).get(side))
-        out["recorded"] = _compact((evaluation.get("recorded") or {}).get(side))
-    elif version.evaluation:
-        out["heldout"] = _compact((version.evaluation.get("heldout") or {}).get("candidate"))
-    if version.training_metrics:
-        out["training_cv"] = {
-            k: v for k, v in (version.training_metrics.get("cv") or {}).items() if isinstance(v, int | float)
-        }
-    return out
-
-
-def _compact(figures: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not figures:
-        return None
-    keys = ("n", "accuracy", "macro_f1", "ece", "auto", "auto_mode_only")
-    out = {k: figures[k] for k in keys if k in figures}
-    per = figures.get("per_category") or {}
-    out["per_category_auto"] = {label: p.get("auto") for label, p in per.items()}
-    return out
-
-
-class ModelRegistry:
+class ModelRegistry(ModelJobRecords):
     def __init__(
         self,
         sessions: Any,
@@ -473,72 +432,6 @@ class ModelRegistry:
             },
         )
         return {"figures": figures, "seq": record.seq}
-
-    # jobs
-
-    def start_job(self, kind: str, *, lease_s: float, log_file: str | None = None) -> ModelJobRead | None:
-        """Create a running job holding the one model-job lease; None when another job holds it."""
-        now = self.clock()
-        job_id = f"job_{now.strftime('%Y%m%d_%H%M%S')}_{uuid.uuid4().hex[:6]}"
-        with unit_of_work(self.sessions) as session:
-            if not self.repository.take_job_lease(
-                session, job_id, now=now, until=now + timedelta(seconds=lease_s)
-            ):
-                return None
-            pointer = self.repository.pointer(session)
-            row = ModelJobRow(
-                id=job_id,
-                kind=kind,
-                status=JobStatus.RUNNING.value,
-                base_version_id=pointer.active_id,
-                step="starting",
-                progress=0.0,
-                created_at=now,
-                updated_at=now,
-                log_file=log_file,
-            )
-            session.add(row)
-            session.flush()
-            return _job(row)
-
-    def report_job(self, job_id: str, *, lease_s: float, **values: Any) -> None:
-        """Record a job's progress (``step``, ``progress``, ``detail``, ``pid`` ...) and renew its lease."""
-        now = self.clock()
-        with unit_of_work(self.sessions) as session:
-            row = self.repository.job(session, job_id)
-            if row is None:
-                raise NotFound(f"no model job {job_id!r}")
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.updated_at = now
-            self.repository.take_job_lease(session, job_id, now=now, until=now + timedelta(seconds=lease_s))
-
-    def finish_job(self, job_id: str, status: JobStatus, **values: Any) -> None:
-        """End a job (its outcome, or why it failed) and release the lease."""
-        now = self.clock()
-        with unit_of_work(self.sessions) as session:
-            row = self.repository.job(session, job_id)
-            if row is None:
-                raise NotFound(f"no model job {job_id!r}")
-            if row.finished_at is not None:
-                return
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.status, row.finished_at, row.updated_at, row.pid = status.value, now, now, None
-            if status != JobStatus.FAILED:
-                row.progress = 1.0
-            self.repository.release_job_lease(session, job_id)
-
-    def jobs(self, limit: int = 20, kind: str | None = None) -> list[ModelJobRead]:
-        with read_snapshot(self.sessions) as session:
-            return [_job(r) for r in self.repository.jobs(session, clamp_limit(limit, MAX_PAGE), kind)]
-
-    def job(self, job_id: str) -> ModelJobRead:
-        with read_snapshot(self.sessions) as session:
-            row = self.repository.job(session, job_id)
-            if row is None:
-                raise NotFound(f"no model job {job_id!r}")
-            return _job(row)
 
 
 def artifact_path(home: Path, artifact_dir: str) -> Path:

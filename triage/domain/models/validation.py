@@ -14,7 +14,10 @@ tolerance:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from triage.domain.models.schemas import ModelVersionRead
 
 
 @dataclass(frozen=True)
@@ -102,3 +105,38 @@ def decide(evaluation: dict[str, Any], rule: PromotionRule | None = None) -> dic
         "checks": checks,
         "failed": failed if checks else ["no figures to compare"],
     }
+
+
+def figures_of(
+    version: ModelVersionRead | None, evaluation: dict[str, Any] | None, side: str
+) -> dict[str, Any]:
+    """What the audit record shows of one model: its id, classifier version and figures (held-out, recorded)."""
+    if version is None:
+        return {}
+    out: dict[str, Any] = {
+        "id": version.id,
+        "classifier_version": version.classifier_version,
+        "recipe": version.recipe.value,
+        "collection": version.collection,
+        "learnt_from": version.learnt_from,
+    }
+    if evaluation is not None:
+        out["heldout"] = _compact((evaluation.get("heldout") or {}).get(side))
+        out["recorded"] = _compact((evaluation.get("recorded") or {}).get(side))
+    elif version.evaluation:
+        out["heldout"] = _compact((version.evaluation.get("heldout") or {}).get("candidate"))
+    if version.training_metrics:
+        out["training_cv"] = {
+            k: v for k, v in (version.training_metrics.get("cv") or {}).items() if isinstance(v, int | float)
+        }
+    return out
+
+
+def _compact(figures: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not figures:
+        return None
+    keys = ("n", "accuracy", "macro_f1", "ece", "auto", "auto_mode_only")
+    out = {k: figures[k] for k in keys if k in figures}
+    per = figures.get("per_category") or {}
+    out["per_category_auto"] = {label: p.get("auto") for label, p in per.items()}
+    return out
