@@ -12,6 +12,15 @@ Schemes:
 * ``cluster``: within each label, KMeans on the frozen embeddings splits the rows into 5 phrasing clusters and
   each fold holds one cluster of every label out: the test phrasings were never seen in training. On Bitext,
   scored ``perturbed``, this is the "shifted Bitext" figure.
+* ``flags`` (data with Bitext's ``flags`` column): each fold holds out one kind of language variation and trains
+  only on rows without it: colloquial (``Q``), noise and misspellings (``Z``), lexical and morphological
+  variation (``L``, ``M``), rare registers (offensive ``W``, coordinated ``C``, expanded ``E``, keyword ``K``).
+  Every row is held out in at most one fold (the first kind it carries); rows with none of these kinds are
+  always trained on. This is the shift the field brings: the test phrasing is a kind of variation the training
+  rows do not have.
+
+``--weights-on both`` chooses the mixture weights on the held-out rows as written and perturbed together
+(what ``train_classifier`` does), ``clean`` on the rows as written only.
 
 Training rows get one noisy copy (``augment.perturb``, ``random.Random(2)``), as in the recipe. Every held-out row
 is scored twice: as written (``clean``) and after ``perturb`` with ``random.Random(1)`` (``perturbed``: typos,
@@ -35,7 +44,7 @@ from typing import Any
 import numpy as np
 from scipy.special import softmax
 
-from triage.engines.classifier.augment import perturb
+from triage.engines.classifier.augment import lengthen, perturb
 from triage.engines.classifier.calibration import fit_temperature
 from triage.engines.classifier.metrics import coverage_at_precision, expected_calibration_error
 from triage.engines.classifier.model import EMBEDDING_MEMBERS, TUNED_MEMBERS, new_vectorizer
@@ -55,9 +64,35 @@ def embed_cached(texts: list[str], cache: Path) -> np.ndarray:
     return vectors
 
 
-def folds_for(scheme: str, emb: np.ndarray, y: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+SHIFT_KINDS: tuple[tuple[str, str], ...] = (
+    ("colloquial", "Q"),
+    ("noise", "Z"),
+    ("lexical", "LM"),
+    ("rare registers", "WCEK"),
+)
+
+
+def flag_folds(flags: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Shifted folds by kind of variation (see ``flags`` in the module docstring)."""
+    fold_of = np.full(len(flags), -1)
+    for f, (_, letters) in enumerate(SHIFT_KINDS):
+        fold_of[[i for i, fl in enumerate(flags) if fold_of[i] < 0 and set(fl) & set(letters)]] = f
+    out = []
+    for f, (_, letters) in enumerate(SHIFT_KINDS):
+        train = np.array([i for i, fl in enumerate(flags) if not set(fl) & set(letters)])
+        out.append((train, np.nonzero(fold_of == f)[0]))
+    return out
+
+
+def folds_for(
+    scheme: str, emb: np.ndarray, y: np.ndarray, k: int, flags: list[str] | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     from sklearn.model_selection import StratifiedKFold
 
+    if scheme == "flags":
+        if flags is None:
+            raise SystemExit("--scheme flags needs a flags column (Bitext)")
+        return flag_folds(flags)
     if scheme == "stratified":
         return list(StratifiedKFold(k, shuffle=True, random_state=0).split(emb, y))
     from sklearn.cluster import KMeans
@@ -147,24 +182,37 @@ def member_oof(
 
 
 def score(mixed: dict[str, np.ndarray], y: np.ndarray, fold_of: np.ndarray) -> dict[str, Any]:
+    """Accuracy, ECE and coverage at 99% precision of the held-out rows (``fold_of`` >= 0), as written and
+    perturbed; each fold's temperature is fitted on the other folds' rows as written."""
+    held_rows = fold_of >= 0
     record = {}
     for kind, logits in mixed.items():
         hit = logits.argmax(1) == y
         conf = np.zeros(len(y))
-        for f in np.unique(fold_of):
+        for f in np.unique(fold_of[held_rows]):
             held = fold_of == f
-            t = fit_temperature(mixed["clean"][~held], y[~held])
+            others = held_rows & ~held
+            t = fit_temperature(mixed["clean"][others], y[others])
             conf[held] = softmax(logits[held] / t, axis=1).max(1)
         record[kind] = {
-            "acc": round(float(hit.mean()), 4),
-            "ece": round(expected_calibration_error(conf, hit), 4),
-            "cov99": round(coverage_at_precision(conf, hit, 0.99), 3),
+            "acc": round(float(hit[held_rows].mean()), 4),
+            "ece": round(expected_calibration_error(conf[held_rows], hit[held_rows]), 4),
+            "cov99": round(coverage_at_precision(conf[held_rows], hit[held_rows], 0.99), 3),
         }
     return record
 
 
-def run(
-    data_path: Path, scheme: str, cache: Path, k: int, augment: bool, recipe: Recipe, tuned: bool = False
+def run(  # noqa: PLR0913 - the CLI's knobs, passed through
+    data_path: Path,
+    scheme: str,
+    cache: Path,
+    k: int,
+    augment: bool,
+    recipe: Recipe,
+    tuned: bool = False,
+    weights_on: str = "both",
+    long_test: bool = False,
+    long_train: float = 0.0,
 ) -> dict[str, Any]:
     with data_path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -174,24 +222,33 @@ def run(
     rng_test, rng_train = random.Random(1), random.Random(2)
     noisy_test = [perturb(t, rng_test) for t in texts]
     noisy_train = [perturb(t, rng_train) for t in texts]
+    if long_test:  # the field's long messages: every shifted test copy wrapped in filler (the eval pool)
+        noisy_test = [lengthen(t, rng_test, "eval") for t in noisy_test]
+    if long_train:  # that share of the training copies wrapped in filler from the training pool
+        noisy_train = [
+            lengthen(t, rng_train, "train") if rng_train.random() < long_train else t for t in noisy_train
+        ]
     data: dict[str, Any] = {"y": y, "n_labels": len(labels), "texts": texts}
     data |= {"noisy_test": noisy_test, "noisy_train": noisy_train}
     for key, values in (("emb", texts), ("emb_train_noise", noisy_train), ("emb_test_noise", noisy_test)):
         data[key] = embed_cached(values, cache)
-    folds = folds_for(scheme, data["emb"], y, k)
-    fold_of = np.zeros(len(y), dtype=int)
+    flags = [r["flags"] for r in rows] if rows and "flags" in rows[0] else None
+    folds = folds_for(scheme, data["emb"], y, k, flags)
+    fold_of = np.full(len(y), -1)
     for f, (_, te) in enumerate(folds):
         fold_of[te] = f
     tag = f"{data_path.parent.name}-{scheme}-{k}-{'aug' if augment else 'noaug'}"
+    tag += ("-longtest" if long_test else "") + (f"-longtrain{long_train:g}" if long_train else "")
     members: tuple[str, ...] = ("embedding", "char", "word", "knn")
     if tuned:
         data["tuned"] = tuned_embeddings(data, folds, cache, tag)
         members = (*members, *TUNED_MEMBERS, "tuned_knn")
     oof = {}
     for member in members:
-        c = recipe.c_of(member.replace("tuned", "embedding")) if member != "tuned_knn" else 0
         knobs = (
-            f"k{recipe.knn_k}-t{recipe.knn_temperature:g}" if member in ("knn", "tuned_knn") else f"C{c:g}"
+            f"k{recipe.knn_k}-t{recipe.knn_temperature:g}"
+            if member in ("knn", "tuned_knn")
+            else f"C{recipe.c_of(member.replace('tuned', 'embedding')):g}"
         )
         path = cache / f"oof-{tag}-{member}-{knobs}-it{recipe.max_iter}.npz"
         started = time.monotonic()
@@ -207,12 +264,19 @@ def run(
                 record | score(oof[member], y, fold_of) | {"seconds": round(time.monotonic() - started)}
             )
         )
-    weights, _ = choose_weights([oof[m]["clean"] for m in members], y, recipe.weight_step)
+    held = fold_of >= 0
+    kinds = ("clean", "perturbed") if weights_on == "both" else ("clean",)
+    weights, _ = choose_weights(
+        [np.vstack([oof[m][kind][held] for kind in kinds]) for m in members],
+        np.tile(y[held], len(kinds)),
+        recipe.weight_step,
+    )
     mixed = {
         kind: sum(w * oof[m][kind] for w, m in zip(weights, members, strict=True))
         for kind in ("clean", "perturbed")
     }
     record = {"data": data_path.parent.name, "scheme": scheme, "augment": augment, "member": "mixture"}
+    record |= {"weights_on": weights_on, "long_test": long_test, "long_train": long_train}
     record |= {"weights": dict(zip(members, weights, strict=True))} | score(mixed, y, fold_of)
     print(json.dumps(record), flush=True)
     return record
@@ -221,13 +285,27 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--scheme", choices=["stratified", "cluster"], default="stratified")
+    parser.add_argument("--scheme", choices=["stratified", "cluster", "flags"], default="stratified")
+    parser.add_argument("--weights-on", choices=["both", "clean"], default="both")
+    parser.add_argument("--long-test", action="store_true", help="wrap every shifted test copy in filler")
+    parser.add_argument("--long-train", type=float, default=0.0, help="share of training copies wrapped")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--no-augment", dest="augment", action="store_false")
     parser.add_argument("--tuned", action="store_true", help="add the fine-tuned encoder members")
     parser.add_argument("--cache", type=Path, default=Path("scratch/cv-cache"))
     args = parser.parse_args()
-    run(args.data, args.scheme, args.cache, args.folds, args.augment, Recipe(), args.tuned)
+    run(
+        args.data,
+        args.scheme,
+        args.cache,
+        args.folds,
+        args.augment,
+        Recipe(),
+        args.tuned,
+        args.weights_on,
+        args.long_test,
+        args.long_train,
+    )
 
 
 if __name__ == "__main__":

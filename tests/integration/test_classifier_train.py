@@ -79,6 +79,17 @@ def test_without_encoder_tuning_the_frozen_ensemble_is_trained(tmp_path: Path, e
     assert "tuned" not in meta["metrics"]["cv_member_accuracy"]
     classifier = load_classifier(tmp_path / "m", embedder)
     assert evaluate(classifier, test)["accuracy"] > 0.8
+    # novelty: a threshold fitted on the held-out rows, checked against them and their perturbed copies
+    novelty = meta["novelty"]
+    assert 0 < novelty["threshold"] < 1 and novelty["held_out"]["novel_share"] <= 0.05
+    assert novelty["shifted"]["novel_share"] >= novelty["held_out"]["novel_share"]
+    assert meta["metrics"]["cv_shifted"]["n"] == meta["metrics"]["cv"]["n"]
+    familiar, foreign = classifier.predict(
+        [train[0].text, "Quarterly minutes of the garden club: the roses and the new compost bins"]
+    )
+    assert familiar.novelty is not None and not familiar.novel
+    assert foreign.novelty is not None and foreign.novel and foreign.novelty > familiar.novelty
+    assert foreign.novelty_threshold == novelty["threshold"]
 
 
 def test_cli_predict_and_eval(trained, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
@@ -96,7 +107,7 @@ def test_cli_predict_and_eval(trained, tmp_path: Path, capsys: pytest.CaptureFix
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 0 and len(out) == 1
     record = json.loads(out[0])
-    assert set(record) == {"text", "label", "confidence", "alternatives"}
+    assert set(record) == {"text", "label", "confidence", "alternatives", "novelty", "novel"}
     assert record["alternatives"][0]["label"] == record["label"] and len(record["alternatives"]) == 3
 
     report = tmp_path / "report.html"

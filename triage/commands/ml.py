@@ -135,6 +135,8 @@ def run_predict(args: argparse.Namespace) -> int:
             "alternatives": [
                 {"label": a.label, "confidence": round(a.confidence, 6)} for a in prediction.alternatives
             ],
+            "novelty": prediction.novelty,
+            "novel": prediction.novel,
         }
         print(json.dumps(record, ensure_ascii=False))
     elapsed = time.monotonic() - started

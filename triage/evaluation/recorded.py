@@ -128,6 +128,9 @@ def recorded_case(case: TriageCase, event: ExceptionEvent, happened: WhatHappene
         label=case.classification.label,
         confidence=case.classification.confidence,
         second_confidence=alternatives[1].confidence if len(alternatives) > 1 else 0.0,
+        novelty=case.classification.novelty,
+        # the threshold the case was gated with: the replayed policy's own threshold, if it sets one, wins
+        novelty_threshold=case.classification.novelty_threshold,
         neighbours=tuple(
             Neighbour(
                 s.case_id,

@@ -63,12 +63,20 @@ class RecordedCase:
     drafts: tuple[DraftCheck, ...] = ()
     degraded: tuple[str, ...] = ()
     happened: WhatHappened = field(default_factory=WhatHappened)
+    novelty: float | None = None
+    novelty_threshold: float | None = None
+    """The model's own threshold (a replayed policy's ``novelty.threshold`` overrides it)."""
 
     def reclassified(self, prediction: Prediction) -> RecordedCase:
         """The same case as a candidate model classifies it (similar cases and drafts stay as recorded)."""
         second = prediction.alternatives[1].confidence if len(prediction.alternatives) > 1 else 0.0
         return replace(
-            self, label=prediction.label, confidence=prediction.confidence, second_confidence=second
+            self,
+            label=prediction.label,
+            confidence=prediction.confidence,
+            second_confidence=second,
+            novelty=prediction.novelty,
+            novelty_threshold=prediction.novelty_threshold,
         )
 
 
@@ -132,6 +140,8 @@ def gate_input(policy: Policy, taxonomy: Taxonomy, case: RecordedCase) -> tuple[
         predicted_confidence=vote.confidence if case.neighbours else None,
         drafts=list(case.drafts),
         degraded=list(case.degraded),
+        novelty=case.novelty,
+        novelty_threshold=case.novelty_threshold,
     )
     return inp, tuple(recommended_actions(policy, case.label, vote.action))
 

@@ -40,7 +40,7 @@ from triage.domain.cases.schemas import (
     VersionsRead,
 )
 from triage.engines.drafting import Draft, DraftSet, Finding
-from triage.engines.policy.gate import GateResult, ItemDecision, recommended_actions
+from triage.engines.policy.gate import GateResult, ItemDecision, novelty_threshold, recommended_actions
 from triage.engines.retrieval import Neighbour, ResolutionVote
 
 if TYPE_CHECKING:
@@ -189,6 +189,7 @@ def case_response(
             ],
             abstained=gate.abstained,
             abstain_reason=gate.abstain_reason,
+            **_novelty(result),
         ),
         severity=Severity(result.severity),
         owner_team=result.team,
@@ -206,6 +207,17 @@ def case_response(
         review_due_at=review_due_at,
         updated_at=now,
     )
+
+
+def _novelty(result: TriageResult) -> dict[str, Any]:
+    """The classification's novelty fields: the score, the threshold in force, and whether it is novel."""
+    score = result.prediction.novelty
+    threshold = novelty_threshold(result.policy, result.prediction.novelty_threshold)
+    return {
+        "novelty": None if score is None else round(score, 6),
+        "novelty_threshold": threshold,
+        "novel": score is not None and threshold is not None and score >= threshold,
+    }
 
 
 def _recommendation(item: ItemRecord) -> RecommendationRead:

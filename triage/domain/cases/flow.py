@@ -233,6 +233,8 @@ class TriageFlow:
                     for d in (drafts.summary, drafts.customer_update)
                 ],
                 degraded=degraded,
+                novelty=prediction.novelty,
+                novelty_threshold=prediction.novelty_threshold,
             ),
         )
 

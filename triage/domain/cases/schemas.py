@@ -41,6 +41,21 @@ class ClassificationRead(Read):
         default=None,
         description="Why it abstained (confidence or margin against the policy); null otherwise.",
     )
+    novelty: float | None = Field(
+        default=None,
+        description=(
+            "How unlike the model's training rows the text is: one minus its mean cosine similarity to the five "
+            "nearest training rows (0 = like them). Null when the model in force does not measure it."
+        ),
+    )
+    novelty_threshold: float | None = Field(
+        default=None,
+        description="The novelty at or above which the text counts as novel (the policy's, else the model's).",
+    )
+    novel: bool = Field(
+        default=False,
+        description="True when the text is novel: the policy's novelty rule sends the case to a person.",
+    )
 
 
 class SimilarCaseRead(Read):

@@ -103,6 +103,20 @@ class CategoryRate(BaseModel):
     rate: float | None = Field(description="corrected / cases; null when there were none.")
 
 
+class NoveltyWeek(BaseModel):
+    """How many of one week's cases in one category had text unlike the model's training rows (drift)."""
+
+    week: date = Field(description="The Monday (UTC) the week starts on.")
+    category: str = Field(description="The category the model gave.")
+    cases: int = Field(description="Cases triaged that week in this category with a novelty score.")
+    novel: int = Field(
+        description="Of those, the cases whose text was novel (sent to a person by the policy)."
+    )
+    share: float = Field(
+        description="novel / cases: a rising share means the field drifts from the training data."
+    )
+
+
 class DashboardRead(BaseModel):
     """``GET /v1/dashboard``: every measure over cases created in the last ``window_days`` days."""
 
@@ -123,6 +137,10 @@ class DashboardRead(BaseModel):
     automation: AutomationRead = Field(description="Auto-approval and its later corrections.")
     override_rate_by_category: list[CategoryRate] = Field(
         description="How often each category was corrected."
+    )
+    novelty_by_week: list[NoveltyWeek] = Field(
+        default_factory=list,
+        description="Share of novel inputs per category and week (cases triaged by a model that measures novelty).",
     )
 
 
@@ -169,6 +187,7 @@ class DashboardService:
                 rework=_rework(window),
                 automation=_automation(window),
                 override_rate_by_category=_override_rates(window),
+                novelty_by_week=_novelty_by_week(window.cases),
             )
 
 
@@ -196,6 +215,25 @@ def _load(session: Session, since: datetime) -> Window:
         .where(ItemRow.status == ItemStatus.PENDING_REVIEW.value, CaseRow.resolution_outcome.is_(None))
     ).all()
     return Window(cases, items, decisions, relabelled, [(item, created) for item, created in pending])
+
+
+def _novelty_by_week(cases: Sequence[CaseRow]) -> list[NoveltyWeek]:
+    counted: Counter[tuple[date, str]] = Counter()
+    novel: Counter[tuple[date, str]] = Counter()
+    for case in cases:
+        classification = (case.response or {}).get("classification") or {}
+        if classification.get("novelty") is None:
+            continue
+        day = _utc(case.created_at).date()
+        key = (day - timedelta(days=day.weekday()), str(classification.get("label") or case.label))
+        counted[key] += 1
+        novel[key] += bool(classification.get("novel"))
+    return [
+        NoveltyWeek(
+            week=week, category=label, cases=n, novel=novel[(week, label)], share=novel[(week, label)] / n
+        )
+        for (week, label), n in sorted(counted.items())
+    ]
 
 
 def _counts(values: Iterable[str]) -> list[Count]:

@@ -60,6 +60,12 @@ class Metrics:
             "Calls refused (503) because the encoder queue was full",
             registry=self.registry,
         )
+        self.classified_total = Counter(
+            "triage_classified_total",
+            "Created cases by category and whether their text was novel (the drift signal: novel / all per category)",
+            ["category", "novel"],
+            registry=self.registry,
+        )
         for name in STAGES:
             self.stage_seconds.labels(name)  # every stage is listed from the start, even at zero
 
@@ -83,5 +89,7 @@ class Metrics:
             self.triage_replays.inc()
             return
         self.triage_total.labels(case.gate.decision.value).inc()
+        classification = case.classification
+        self.classified_total.labels(classification.label, str(classification.novel).lower()).inc()
         for part in case.degraded:
             self.degraded_total.labels(part).inc()

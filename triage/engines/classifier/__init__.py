@@ -26,6 +26,7 @@ from triage.engines.classifier.model import (
     TextClassifier,
     restore_vectorizer,
 )
+from triage.engines.classifier.novelty import NoveltyScorer
 from triage.engines.classifier.training import Recipe, train_classifier
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def load_classifier(model_dir: Path, embedder: Embedder) -> TextClassifier:
         widths = {name: len(vocabulary[name]) for name in vectorizers} | dict.fromkeys(
             ("embedding", *TUNED_MEMBERS), embedder.dimension
         )
+        novelty = _novelty(tensors, metadata, embedder.dimension)
         shapes_ok = all(
             head.coef.shape == (n_labels, widths[name])
             for name, head in heads.items()
@@ -101,7 +103,18 @@ def load_classifier(model_dir: Path, embedder: Embedder) -> TextClassifier:
         raise ArtifactError(
             f"{model_dir}: weight shapes do not match the labels and vocabulary in metadata.json"
         )
-    return TextClassifier(ensemble, embedder, metadata, tuned_embedder)
+    return TextClassifier(ensemble, embedder, metadata, tuned_embedder, novelty)
+
+
+def _novelty(tensors: dict[str, Any], metadata: dict[str, Any], dimension: int) -> NoveltyScorer | None:
+    """The artifact's novelty scorer; None for an artifact trained before novelty was recorded."""
+    record = metadata.get("novelty")
+    if record is None:
+        return None
+    bank = tensors["novelty.bank"]
+    if bank.ndim != 2 or bank.shape[1] != dimension or len(bank) == 0:
+        raise ValueError("novelty bank shape")
+    return NoveltyScorer(bank, int(record["k"]), float(record["threshold"]))
 
 
 def _tuned_embedder(

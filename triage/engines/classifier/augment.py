@@ -69,6 +69,65 @@ def colloquial(text: str, rng: random.Random) -> str:
     return text
 
 
+# Sentences customers and agents wrap a request in, which say nothing of its category. Two disjoint pools: the
+# training copies use one, the CV harness's shifted test copies the other, so a model cannot score well on the
+# shifted slice by memorising the filler.
+_OPENERS = {
+    "train": (
+        "Hi there,",
+        "Hello,",
+        "Good morning team,",
+        "Hey, hope you're doing well.",
+        "Sorry to bother you again.",
+        "I've been trying to sort this out all week.",
+        "Quick question for you guys.",
+        "This is getting really frustrating.",
+    ),
+    "eval": (
+        "Hi all,",
+        "Dear customer service,",
+        "Hey there, hope all is good on your side.",
+        "Apologies for the long message.",
+        "I tried the chat earlier but nobody answered.",
+        "Not sure who to ask about this, so here goes.",
+        "Following up on my earlier note.",
+        "Honestly I'm a bit annoyed at this point.",
+    ),
+}
+_CLOSERS = {
+    "train": (
+        "Thanks in advance.",
+        "Please get back to me as soon as you can.",
+        "I really need this sorted today.",
+        "Let me know if you need anything else from me.",
+        "Cheers,",
+        "Regards, Sam",
+        "My account is under my usual email.",
+        "I already tried the website twice.",
+    ),
+    "eval": (
+        "Many thanks,",
+        "Looking forward to hearing from you.",
+        "Would appreciate a quick reply.",
+        "Best, Alex",
+        "You can reach me on this address any time.",
+        "I have been a customer for years.",
+        "Have a good day.",
+        "Call me if that is easier.",
+    ),
+}
+
+
+def lengthen(text: str, rng: random.Random, pool: str = "train") -> str:
+    """``text`` wrapped as a longer message: an opener and one or two closing sentences from ``pool``."""
+    opener = rng.choice(_OPENERS[pool])
+    closers = rng.sample(_CLOSERS[pool], k=rng.randint(1, 2))
+    body = text.strip()
+    if body and body[-1] not in ".?!":
+        body += "."
+    return " ".join([opener, body, *closers])
+
+
 def perturb(text: str, rng: random.Random) -> str:
     """A noisy rewrite of ``text``: each kind of noise is applied independently (retried if nothing changed)."""
     out = text

@@ -16,7 +16,7 @@ A member whose weight is zero is neither trained in the final model nor stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    from triage.engines.classifier.novelty import NoveltyScorer
     from triage.engines.embedder import Embedder
 
 CHAR_NGRAM_RANGE = (2, 5)
@@ -48,6 +49,18 @@ class Prediction:
     confidence: float
     alternatives: list[Alternative]
     """The top three labels, the predicted one first, by descending confidence."""
+    novelty: float | None = None
+    """How unlike the training rows the text is (``novelty.py``); None for an artifact without a novelty bank."""
+    novelty_threshold: float | None = None
+    """The artifact's threshold: ``novelty`` at or above it is novel."""
+
+    @property
+    def novel(self) -> bool:
+        return (
+            self.novelty is not None
+            and self.novelty_threshold is not None
+            and self.novelty >= self.novelty_threshold
+        )
 
 
 @dataclass(frozen=True)
@@ -198,12 +211,14 @@ class TextClassifier:
         embedder: Embedder,
         metadata: dict[str, Any],
         tuned_embedder: Embedder | None = None,
+        novelty: NoveltyScorer | None = None,
     ) -> None:
         if ensemble.uses_tuned and tuned_embedder is None:
             raise ValueError("the ensemble has a tuned member but no tuned encoder was given")
         self._ensemble = ensemble
         self._embedder = embedder
         self._tuned = tuned_embedder
+        self.novelty = novelty
         self.metadata = metadata
         self.version: str = metadata["version"]
         self.labels: list[str] = list(metadata["labels"])
@@ -211,14 +226,27 @@ class TextClassifier:
 
     def predict_proba(self, texts: list[str]) -> NDArray[np.float64]:
         """Calibrated probabilities, one row per text, columns in ``labels`` order."""
+        return self._scores(texts)[0]
+
+    def _scores(self, texts: list[str]) -> tuple[NDArray[np.float64], NDArray[np.float32]]:
+        """The probabilities and the frozen embeddings they were computed from."""
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise InvalidInput("texts must be a list of strings")
         if not texts:
-            return np.zeros((0, len(self.labels)))
+            return np.zeros((0, len(self.labels))), np.zeros((0, self._embedder.dimension), np.float32)
         if any(not t.strip() for t in texts):
             raise InvalidInput("cannot classify an empty text")
         tuned = self._tuned.embed(texts) if self._tuned is not None else None
-        return self._ensemble.proba(self._embedder.embed(texts), texts, tuned)
+        embeddings = self._embedder.embed(texts)
+        return self._ensemble.proba(embeddings, texts, tuned), embeddings
 
     def predict(self, texts: list[str]) -> list[Prediction]:
-        return top_predictions(self.predict_proba(texts), self.labels)
+        proba, embeddings = self._scores(texts)
+        predictions = top_predictions(proba, self.labels)
+        if self.novelty is None or not predictions:
+            return predictions
+        threshold = self.novelty.threshold
+        return [
+            replace(p, novelty=round(float(score), 6), novelty_threshold=threshold)
+            for p, score in zip(predictions, self.novelty.score(embeddings), strict=True)
+        ]

@@ -52,6 +52,7 @@ from triage.engines.classifier.model import (
     new_vectorizer,
     vectorizer_vocabulary,
 )
+from triage.engines.classifier.novelty import fit_threshold, knn_novelty, novelty_report
 from triage.engines.onnx_encoder import export_onnx_encoder
 from triage.engines.retrieval.progress import Progress
 from triage.engines.tuning import TunedEmbedder, TuningPlan, fine_tune, sentence_model, tensors_digest
@@ -83,6 +84,13 @@ class Recipe:
     max_iter: int = 300
     tune_epochs: float = 1.0
     """Passes of encoder fine-tuning for the ``tuned`` member; 0 leaves it out."""
+    weights_on: str = "both"
+    """Rows the mixture weights and the temperature are fitted on: ``both`` the held-out rows as written and
+    their perturbed copies (the shifted slice, so members that fit only the training phrasing lose weight and
+    confidence falls on unfamiliar text), ``clean`` the rows as written only."""
+    novelty_k: int = 5
+    novelty_quantile: float = 0.98
+    """The novelty threshold: this quantile of the held-out rows' novelty (``novelty.py``)."""
     name: str = (
         "frozen-embedding LR + char 2-5-gram and word 1-2-gram TF-IDF LRs + kNN + fine-tuned-encoder LR, "
         "noisy-copy augmentation, held-out mixture weights + temperature"
@@ -279,6 +287,10 @@ class _HeldOut:
     scores: list[NDArray[np.float64]]
     warm: dict[str, Any]
     tuned_heads: dict[str, LinearHead]
+    shifted: list[NDArray[np.float64]] | None
+    """Each member's log-probabilities for the held-out rows' perturbed copies (None without copies)."""
+    novelty: NDArray[np.float64]
+    novelty_shifted: NDArray[np.float64] | None
 
 
 def _held_out(
@@ -293,10 +305,15 @@ def _held_out(
     held_parts: list[NDArray[np.int64]] = []
     fold_parts: list[NDArray[np.int64]] = []
     scores: dict[str, list[NDArray[np.float64]]] = {name: [] for name in members}
+    shifted: dict[str, list[NDArray[np.float64]]] = {name: [] for name in members}
+    novelty: list[NDArray[np.float64]] = []
+    novelty_shifted: list[NDArray[np.float64]] = []
     warm: dict[str, Any] = {}
     tuned_heads: dict[str, LinearHead] = {}
+    frozen = features["embedding"]
     for k, (train_idx, test_idx) in enumerate(splits):
         tr = data.expand(train_idx)
+        copies = test_idx + data.n  # the held-out rows' first perturbed copies: never trained on here
         for name in members:
             with report.step(f"held-out fold {k + 1}/{len(splits)}: the {name} head"):
                 head: LinearHead | NeighbourHead
@@ -311,6 +328,12 @@ def _held_out(
                     else:
                         warm[name] = fitted
                 scores[name].append(head.log_proba(features[name][test_idx]))
+                if data.noisy:
+                    shifted[name].append(head.log_proba(features[name][copies]))
+        bank = frozen[train_idx]
+        novelty.append(knn_novelty(frozen[test_idx], bank, recipe.novelty_k))
+        if data.noisy:
+            novelty_shifted.append(knn_novelty(frozen[copies], bank, recipe.novelty_k))
         held_parts.append(test_idx)
         fold_parts.append(np.full(len(test_idx), k))
     return _HeldOut(
@@ -319,33 +342,89 @@ def _held_out(
         scores=[np.vstack(scores[name]) for name in members],
         warm=warm,
         tuned_heads=tuned_heads,
+        shifted=[np.vstack(shifted[name]) for name in members] if data.noisy else None,
+        novelty=np.concatenate(novelty),
+        novelty_shifted=np.concatenate(novelty_shifted) if data.noisy else None,
     )
+
+
+@dataclass(frozen=True)
+class _Calibration:
+    weights: dict[str, float]
+    temperature: float
+    cv: dict[str, Any]
+    """Honest figures on the held-out rows as written (the i.i.d. figure)."""
+    cv_shifted: dict[str, Any] | None
+    """The same on their perturbed copies (the shifted figure)."""
+    member_accuracy: dict[str, float]
+    novelty: dict[str, Any]
 
 
 def _calibrate(
     data: _Rows, held: _HeldOut, members: list[str], recipe: Recipe, report: Progress
-) -> tuple[dict[str, float], float, dict[str, Any], dict[str, float]]:
-    """Mixture weights, temperature, the honest CV metrics and each member's held-out accuracy."""
+) -> _Calibration:
+    """Mixture weights, temperature, the honest CV metrics (as written and shifted), each member's held-out
+    accuracy, and the novelty threshold."""
     y_held = data.y[held.rows]
-    with report.step(f"mixture weights of {len(members)} members on {len(y_held)} held-out rows"):
-        weight_tuple, temperature = choose_weights(held.scores, y_held, recipe.weight_step)
+    fit_scores, fit_y = held.scores, y_held
+    if recipe.weights_on == "both" and held.shifted is not None:
+        fit_scores = [np.vstack([a, b]) for a, b in zip(held.scores, held.shifted, strict=True)]
+        fit_y = np.concatenate([y_held, y_held])
+    with report.step(f"mixture weights of {len(members)} members on {len(fit_y)} held-out rows"):
+        weight_tuple, temperature = choose_weights(fit_scores, fit_y, recipe.weight_step)
     weights = dict.fromkeys(MEMBERS, 0.0) | dict(zip(members, weight_tuple, strict=True))
-    mixed = np.sum([w * s for w, s in zip(weight_tuple, held.scores, strict=True)], axis=0)
+
+    def mix(parts: list[NDArray[np.float64]]) -> NDArray[np.float64]:
+        return np.asarray(np.sum([w * s for w, s in zip(weight_tuple, parts, strict=True)], axis=0))
+
     # Honest figures: each held-out part is scored with a temperature fitted on the other parts only (with one
     # held-out fold, its two halves).
     fold_of = held.fold_of if len(np.unique(held.fold_of)) >= 2 else np.arange(len(held.rows)) % 2
-    confidence = np.zeros(len(held.rows))
+    mixed = mix(held.scores)
+    mixed_shifted = mix(held.shifted) if held.shifted is not None else None
+    labels = data.labels
+    figures = {}
+    # the temperature of each part is fitted as the served one is (on the same kinds of rows), on other parts
+    fitted_parts = [mixed] + (
+        [mixed_shifted] if len(fit_y) > len(y_held) and mixed_shifted is not None else []
+    )
+    temperatures = {}
     for part in np.unique(fold_of):
         mask = fold_of == part
-        t_part = fit_temperature(mixed[~mask], y_held[~mask])
-        confidence[mask] = softmax(mixed[mask] / t_part, axis=1).max(axis=1)
-    predicted = mixed.argmax(axis=1)
-    labels = data.labels
-    cv = classification_metrics([labels[i] for i in y_held], [labels[i] for i in predicted], confidence)
+        others = np.concatenate([scores[~mask] for scores in fitted_parts])
+        temperatures[part] = fit_temperature(others, np.tile(y_held[~mask], len(fitted_parts)))
+    for kind, scores in (("clean", mixed), ("shifted", mixed_shifted)):
+        if scores is None:
+            continue
+        confidence = np.zeros(len(held.rows))
+        for part, t_part in temperatures.items():
+            mask = fold_of == part
+            confidence[mask] = softmax(scores[mask] / t_part, axis=1).max(axis=1)
+        predicted = scores.argmax(axis=1)
+        figures[kind] = classification_metrics(
+            [labels[i] for i in y_held], [labels[i] for i in predicted], confidence
+        ) | {"correct": predicted == y_held}
     member_accuracy = {
         name: float((s.argmax(1) == y_held).mean()) for name, s in zip(members, held.scores, strict=True)
     }
-    return weights, temperature, cv, member_accuracy
+    threshold = fit_threshold(held.novelty, recipe.novelty_quantile)
+    novelty = {
+        "k": recipe.novelty_k,
+        "quantile": recipe.novelty_quantile,
+        "threshold": threshold,
+        "held_out": novelty_report(held.novelty, figures["clean"]["correct"], threshold),
+    }
+    if held.novelty_shifted is not None:
+        novelty["shifted"] = novelty_report(held.novelty_shifted, figures["shifted"]["correct"], threshold)
+    keys = ("n", "accuracy", "macro_f1", "ece", "coverage_at_precision")
+    return _Calibration(
+        weights=weights,
+        temperature=temperature,
+        cv={key: figures["clean"][key] for key in keys},
+        cv_shifted={key: figures["shifted"][key] for key in keys} if "shifted" in figures else None,
+        member_accuracy=member_accuracy,
+        novelty=novelty,
+    )
 
 
 def _final_heads(
@@ -433,8 +512,10 @@ def train_classifier(
         features.update(dict.fromkeys(TUNED_MEMBERS, tuned_features))
 
     held = _held_out(data, features, members, splits, recipe, report)
-    weights, temperature, cv, member_accuracy = _calibrate(data, held, members, recipe, report)
+    calibration = _calibrate(data, held, members, recipe, report)
+    weights = calibration.weights
     tensors, vocabulary = _final_heads(data, features, vectorizers, weights, held, recipe, report)
+    tensors["novelty.bank"] = features["embedding"][: data.n]
     tuned_record = None
     if any(weights[name] > 0 for name in TUNED_MEMBERS):
         tensors.update(tuned_tensors)
@@ -451,16 +532,19 @@ def train_classifier(
         "tuned_encoder": tuned_record,
         "calibration": {
             "method": "temperature",
-            "temperature": temperature,
+            "fitted_on": recipe.weights_on,
+            "temperature": calibration.temperature,
             "weights": weights,
             "knn": {"k": recipe.knn_k, "temperature": recipe.knn_temperature},
         },
         "metrics": {
             "cv_folds": folds,
             "cv_held_out_folds": len(splits),
-            "cv": {key: cv[key] for key in ("n", "accuracy", "macro_f1", "ece", "coverage_at_precision")},
-            "cv_member_accuracy": member_accuracy,
+            "cv": calibration.cv,
+            "cv_shifted": calibration.cv_shifted,
+            "cv_member_accuracy": calibration.member_accuracy,
         },
+        "novelty": calibration.novelty,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     metadata["training_seconds"] = round(time.monotonic() - started, 1)

@@ -62,6 +62,10 @@ class GateInput:
     predicted_confidence: float | None
     drafts: list[DraftCheck] = field(default_factory=list)
     degraded: list[str] = field(default_factory=list)
+    novelty: float | None = None
+    """How unlike the training rows the text is; None when the model does not measure it."""
+    novelty_threshold: float | None = None
+    """The model's own novelty threshold (the policy's ``novelty.threshold`` overrides it)."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +204,7 @@ def _case_blockers(
     if rules.mode is Mode.RECOMMEND:
         blockers.append((f"mode.{label}", "mode recommend: never auto-approved"))
     blockers += [(f"degraded.{name}", f"{name} unavailable: never auto-approved") for name in inp.degraded]
+    blockers += _novelty_blockers(policy, inp)
     if policy.retrieval.require_neighbours_for_auto and inp.neighbours < 1:
         blockers.append(
             ("retrieval.require_neighbours_for_auto", "no similar cases: auto-approval needs at least 1")
@@ -211,6 +216,21 @@ def _case_blockers(
     if not recommended_actions(policy, label, inp.predicted_action):
         blockers.append((f"actions.{label}", f"no recommended action for {label}: a person decides"))
     return blockers, abstain
+
+
+def novelty_threshold(policy: Policy, model_threshold: float | None) -> float | None:
+    """The novelty threshold in force: the policy's when it sets one, else the model's."""
+    return policy.novelty.threshold if policy.novelty.threshold is not None else model_threshold
+
+
+def _novelty_blockers(policy: Policy, inp: GateInput) -> list[tuple[str, str]]:
+    threshold = novelty_threshold(policy, inp.novelty_threshold)
+    if not policy.novelty.review_novel or inp.novelty is None or threshold is None:
+        return []
+    if inp.novelty < threshold:
+        return []
+    detail = f"novelty {_num(inp.novelty)} >= {_num(threshold)}: unlike the training data, a person reviews"
+    return [("novelty.review_novel", detail)]
 
 
 def _recommendation(policy: Policy, rules: CategoryRules, inp: GateInput, action: str) -> _Candidate:

@@ -165,6 +165,15 @@ class RetrievalPolicy(Strict):
     require_neighbours_for_auto: bool = True
 
 
+class NoveltyPolicy(Strict):
+    """What the gate does with a text unlike the model's training rows (``engines/classifier/novelty.py``)."""
+
+    review_novel: bool = True
+    """A novel case is never auto-approved: a person reviews it, whatever the classifier's confidence."""
+    threshold: Probability | None = None
+    """Novelty at or above which a text is novel; unset, the threshold fitted with the model in force."""
+
+
 class Policy(Strict):
     """The whole policy file. ``version`` is a human label; ``version_hash`` is the version recorded."""
 
@@ -175,6 +184,7 @@ class Policy(Strict):
     categories: dict[Name, CategoryPolicy]
     review_slas: dict[str, ReviewSla]
     retrieval: RetrievalPolicy
+    novelty: NoveltyPolicy = NoveltyPolicy()
 
     @model_validator(mode="after")
     def _complete_and_consistent(self) -> Policy:
