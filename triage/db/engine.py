@@ -6,6 +6,11 @@ half-way with "database is locked", which is what keeps audit sequence numbers g
 ``synchronous=NORMAL`` (WAL's usual setting) makes a commit durable against a crash of the process, and
 against power loss at the next checkpoint, without an fsync per commit.
 
+Within one process, SQLite writers also queue on a lock of the engine before their ``BEGIN IMMEDIATE``
+(``unit_of_work``): SQLite's busy handler makes a waiting writer poll with growing sleeps, so with dozens of
+worker threads writing at once a commit waited hundreds of milliseconds for a lock free most of that time.
+The busy timeout still orders writers of different processes.
+
 Connections to a SQLite file are pooled, not opened per transaction: closing the last connection to a WAL
 database checkpoints it and removes the WAL file, which cost about a third of a triage's persist step when
 every transaction opened and closed its own connection.
@@ -13,8 +18,10 @@ every transaction opened and closed its own connection.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +38,7 @@ SQLITE_POOL_SIZE = 8
 """Connections kept open to a SQLite file (more are opened when more threads need one, and closed after)."""
 SQLITE_POOL_OVERFLOW = 56
 READ_ONLY_OPTION = "triage_read_only"
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 def normalize_database_url(url: str) -> str:
@@ -71,6 +79,9 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
 
 
 def _configure_sqlite(engine: Engine) -> None:
+    # Reentrant: a write opened inside another in the same thread behaves as before (SQLite's busy timeout).
+    _WRITE_LOCKS[engine] = threading.RLock()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the sqlite3 module so that "begin" below decides.
@@ -104,21 +115,29 @@ def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
     A database that cannot be reached or refuses a write surfaces as ``UpstreamUnavailable`` (503);
     ``IntegrityError`` is left to the caller, which knows what a unique violation means for it.
     """
-    session = sessions()
-    try:
-        yield session
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise
-    except DBAPIError as exc:
-        session.rollback()
-        raise UpstreamUnavailable("the database is unavailable or refused the write") from exc
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    with _writer_turn(sessions):
+        session = sessions()
+        try:
+            yield session
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            raise
+        except DBAPIError as exc:
+            session.rollback()
+            raise UpstreamUnavailable("the database is unavailable or refused the write") from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def _writer_turn(sessions: sessionmaker[Session]) -> AbstractContextManager[object]:
+    """The engine's in-process write lock (SQLite files), or nothing (PostgreSQL locks rows itself)."""
+    bind = sessions.kw.get("bind")
+    lock = _WRITE_LOCKS.get(bind) if isinstance(bind, Engine) else None
+    return lock if lock is not None else nullcontext()
 
 
 @contextmanager
