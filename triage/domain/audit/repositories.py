@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import Session
 
 from triage.db.tables import AuditHeadRow, AuditLogRow
@@ -30,8 +30,9 @@ class AuditRepository:
     def head(self, session: Session) -> AuditHeadRow:
         return session.execute(select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID)).scalar_one()
 
-    def insert(self, session: Session, rows: Sequence[AuditLogRow]) -> None:
-        session.add_all(rows)
+    def insert(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert records given as column values (one bulk INSERT: no ORM object per record)."""
+        session.execute(insert(AuditLogRow), list(rows))
 
     def iter_all(self, session: Session, batch: int = 1000) -> Iterator[AuditLogRow]:
         """Every record in sequence order, fetched in batches by key so memory stays flat."""

@@ -105,13 +105,13 @@ class AuditService:
             head = self.repository.lock_head(session)
             seq, prev_hash = head.seq, head.hash
             at = self.clock()
-            rows: list[AuditLogRow] = []
+            rows: list[dict[str, Any]] = []
             for entry in entries:
                 seq += 1
                 values = self._values(entry, seq=seq, at=at, prev_hash=prev_hash)
                 values["hash"] = record_hash(values)
                 values["signature"] = self.signer.record(values["hash"])
-                rows.append(AuditLogRow(**values))
+                rows.append(values)
                 prev_hash = values["hash"]
             self.repository.insert(session, rows)
             head.seq, head.hash, head.at = seq, prev_hash, at
@@ -119,7 +119,7 @@ class AuditService:
             session.flush()
         except SQLAlchemyError as exc:
             raise UpstreamUnavailable("the audit log could not be written; the action was not taken") from exc
-        return [AuditRecordRead.model_validate(_row_dict(row)) for row in rows]
+        return [AuditRecordRead.model_validate(row) for row in rows]
 
     def append_now(self, entries: Sequence[AuditEntryCreate]) -> list[AuditRecordRead]:
         """Append in a transaction of its own (refusals, denials, reloads: events with no other change)."""
