@@ -4,11 +4,13 @@ For each encoder backend (``torch``, ``onnx-int8``) it starts ``triage serve`` o
 (``./var``, or ``--home``) and waits for ``/ready`` (start-up time), then drives ``POST /v1/exceptions`` from
 this process over loopback, closed-loop at each concurrency level (default 1, 8, 32) for a fixed number of
 requests with the shipped test events, no LLM. Each request's text is made unique (a reference appended to the
-description) so no level is served from the embedding cache. Per level: throughput, p50/p95/p99, errors, and
+description) so no level is served from the embedding cache. Per level: throughput, p50/p95/p99, errors, the
+server's CPU time per request (what a machine shared with other work disturbs least), the load average, and
 the mean time per stage from ``/metrics``; then the server's resident memory. With the server stopped, the same
 model work is timed in this process: one encoder pass per text, every classifier member and the similar-case
-search, one text at a time (batch 1) and 32 at a time (batch 32); the ratios service / floor are printed
-against the issue's targets. Last, similar-case search at ``--search-points`` cases in the embedded store
+search, one text at a time (batch 1) and 32 at a time (batch 32), in wall time and CPU time (the service's
+CPU per request less the floor's CPU per text is the work that is not the model's); the ratios service /
+floor are printed against the issue's targets. Last, similar-case search at ``--search-points`` cases in the embedded store
 (Qdrant Edge): HNSW and exact p50/p99 and HNSW recall@5 against exact search.
 
 Bounded: fixed request counts, per-request timeout, loopback only; a benchmark, never a test. JSON with
@@ -139,6 +141,12 @@ class Server:
             "peak_mb": round(int(fields["VmHWM"]) / 1024, 1),
         }
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used so far (all its threads, user and system): per request, the
+        figure a busy machine disturbs least."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
         try:
@@ -222,10 +230,12 @@ def serve_and_load(home: Path, backend: str, args: argparse.Namespace) -> dict[s
         asyncio.run(closed_loop(server.url, key, bench_events(5, f"{backend}-warm"), 1))
         levels = []
         for concurrency in args.concurrency:
-            before = stage_sums(server.url)
+            before, cpu_before = stage_sums(server.url), server.cpu_seconds()
             bodies = bench_events(args.requests * (1 if concurrency == 1 else 2), f"{backend}-c{concurrency}")
             level = asyncio.run(closed_loop(server.url, key, bodies, concurrency))
             level["stages_ms"] = stage_means(before, stage_sums(server.url))
+            level["server_cpu_ms"] = round(1000 * (server.cpu_seconds() - cpu_before) / len(bodies), 1)
+            level["load"] = round(os.getloadavg()[0], 2)
             levels.append(level)
             print(format_level(backend, level), flush=True)
         result["levels"] = levels
@@ -240,7 +250,7 @@ def format_level(backend: str, level: dict[str, Any]) -> str:
     return (
         f"{backend:<9} c={level['concurrency']:<3} n={level['n']:<4} {level['throughput']:>6} req/s  "
         f"p50 {level['p50']:>6} p95 {level['p95']:>6} p99 {level['p99']:>6} ms  errors {level['errors']}  "
-        f"[ms: {stages}]"
+        f"server CPU {level['server_cpu_ms']} ms/req  load {level['load']}  [ms: {stages}]"
     )
 
 
@@ -270,16 +280,22 @@ def floor(home: Path, backend: str, threads: int, texts: list[str]) -> dict[str,
                 store.search(vector, k=settings.similar_k)
 
         half = len(texts) // 2
+        cpu_started = time.process_time()
         single = [timed_ms(lambda t=text: work([t])) for text in texts[:half]]
+        cpu_b1 = (time.process_time() - cpu_started) * 1000 / half
+        cpu_started = time.process_time()
         batched = [
             timed_ms(lambda b=texts[i : i + BATCH]: work(b)) / BATCH
             for i in range(half, len(texts) - BATCH + 1, BATCH)
         ]
+        cpu_b32 = (time.process_time() - cpu_started) * 1000 / (len(batched) * BATCH)
     finally:
         store.close()
     per_text_b32 = statistics.mean(batched)
     return {
         "encoder_pass_ms": round(statistics.median(encoder_ms), 2),
+        "batch1_cpu_ms": round(cpu_b1, 2),
+        "batch32_cpu_ms_per_text": round(cpu_b32, 2),
         "batch1_p50_ms": round(statistics.median(single), 2),
         "batch32_ms_per_text": round(per_text_b32, 2),
         "batch32_throughput": round(1000 / per_text_b32, 1),
@@ -333,7 +349,8 @@ def print_backend(
 ) -> None:
     print(
         f"{backend:<9} floor: encoder pass {base['encoder_pass_ms']} ms; batch 1 {base['batch1_p50_ms']} ms/text (p50); "
-        f"batch 32 {base['batch32_ms_per_text']} ms/text = {base['batch32_throughput']} texts/s"
+        f"batch 32 {base['batch32_ms_per_text']} ms/text = {base['batch32_throughput']} texts/s; "
+        f"CPU per text {base['batch1_cpu_ms']} ms at batch 1, {base['batch32_cpu_ms_per_text']} ms at batch 32"
     )
     print(
         f"{backend:<9} ready in {service['ready_s']} s; RSS {service['memory']['rss_mb']} MB "
