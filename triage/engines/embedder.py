@@ -159,10 +159,12 @@ def serving_embedder(settings: Settings, *, observer: BatchObserver | None = Non
 
     ``TRIAGE_ENCODER_BACKEND=torch`` (default): the sentence-transformers model. ``onnx-int8``: the int8 encoder
     exported into the classifier artifact at train time (no torch loaded). Either runs one pass at a time with
-    ``TRIAGE_ENCODER_THREADS`` threads; concurrent requests share passes (``batching.MicroBatcher``)."""
+    ``TRIAGE_ENCODER_THREADS`` threads; concurrent requests share passes (``batching.MicroBatcher``), torch's in
+    one encoder thread (its per-thread memory), ONNX Runtime's in the thread of the caller that finds it free."""
     from triage.engines.batching import BatchLimits, MicroBatcher, estimate_tokens
 
     inner: Embedder
+    own_thread = settings.encoder_backend != "onnx-int8"  # torch's per-thread memory: see batching
     if settings.encoder_backend == "onnx-int8":
         from triage.engines.onnx_encoder import OnnxEmbedder
 
@@ -180,4 +182,5 @@ def serving_embedder(settings: Settings, *, observer: BatchObserver | None = Non
         max_queue=settings.batch_max_queue,
         max_wait_s=settings.batch_max_wait_ms / 1000,
     )
-    return CachingEmbedder(MicroBatcher(inner, limits, count_tokens=count_tokens, observer=observer))
+    batcher = MicroBatcher(inner, limits, count_tokens=count_tokens, observer=observer, own_thread=own_thread)
+    return CachingEmbedder(batcher)
