@@ -236,7 +236,10 @@ def test_promotion_swaps_the_model_while_a_loopback_client_triages(server: Serve
     client.start()
     while len(statuses) < 5:
         time.sleep(0.05)
-    response = server.call("POST", f"/v1/models/{better.id}/promote", json={"reason": "seed 1 retrain"})
+    # forced: on 200 held-out rows a retrain's coverage may differ by more than the tolerance either way, and
+    # this test is about the swap (validation has its own tests, and eval/model_swap.py an unforced promotion)
+    body = {"reason": "seed 1 retrain", "force": True}
+    response = server.call("POST", f"/v1/models/{better.id}/promote", json=body)
     assert response.status_code == 200, response.text
     assert server.follow()
     count_at_swap = len(statuses)
@@ -247,7 +250,7 @@ def test_promotion_swaps_the_model_while_a_loopback_client_triages(server: Serve
     assert versions[0] == before["version"] and versions[-1] == better.classifier_version
     assert server.call("GET", "/v1/model", WORKFLOW).json()["id"] == better.id
     [record] = server.audit("model.promoted")
-    assert record["reason"] == "seed 1 retrain" and record["outcome"] == "applied"
+    assert record["reason"] == "seed 1 retrain" and record["outcome"] in {"applied", "forced"}
     assert record["after"]["id"] == better.id and record["before"]["id"] == before["id"]
     for side in ("before", "after"):
         assert set(record[side]["heldout"]) >= {"accuracy", "ece", "auto", "per_category_auto"}
@@ -303,6 +306,7 @@ def test_rollback_restores_the_previous_version_and_its_collection(server: Serve
     assert serving.collection == server.services.registry.get(pointer.previous_id).collection
     record = server.audit("model.rolled_back")[-1]
     assert record["after"]["id"] == pointer.previous_id and record["before"]["id"] == pointer.active_id
+    assert record["after"]["heldout"]["accuracy"] and record["before"]["heldout"]["accuracy"]
     case = server.call("POST", "/v1/exceptions", WORKFLOW, json=shipped_test_events(61)[-1]).json()
     assert case["versions"]["model"] == serving.classifier.version and case["similar_cases"]
 

@@ -318,6 +318,12 @@ class ModelRegistry(ModelJobRecords):
             "in_force": figures_of(chosen, evaluation, "candidate"),
             "replaced": figures_of(replaced, evaluation, "in_force"),
         }
+        if rollback and replaced is not None and (replaced.evaluation or {}).get("against") == chosen.id:
+            # the version rolled back was validated against the one restored: both figures come from that
+            figures = {
+                "in_force": figures_of(chosen, replaced.evaluation, "in_force"),
+                "replaced": figures_of(replaced, replaced.evaluation, "candidate"),
+            }
         with unit_of_work(self.sessions) as session:
             swapped = self.repository.swap_pointer(
                 session,
