@@ -117,3 +117,15 @@ def test_the_rule_refuses_a_worse_candidate_and_names_the_figures() -> None:
     # recorded cases count once there are enough of them
     recorded = {"n": PromotionRule().min_recorded, "candidate": worse, "in_force": good}
     assert not decide({"heldout": {"candidate": good, "in_force": good}, "recorded": recorded})["promotable"]
+
+
+def test_bootstrap_can_replace_an_installed_version_whose_artifact_it_trained_again(
+    registry: ModelRegistry,
+) -> None:
+    first = registry.adopt(version(), Actor.system())
+    assert first is not None
+    assert registry.adopt(version("e" * 64), Actor.system(), replacing="someone-else") is None
+    again = registry.adopt(version("e" * 64), Actor.system(), replacing=first.id)
+    assert again is not None and registry.pointer().active_id == again.id
+    assert registry.pointer().previous_id is None  # nothing broken to roll back to
+    assert registry.get(first.id).status == "failed"

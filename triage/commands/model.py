@@ -12,6 +12,7 @@ import contextlib
 import json
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +21,9 @@ from triage.core.actors import Actor, Role
 from triage.core.errors import TriageError
 
 if TYPE_CHECKING:
-    from triage.commands.model_training import ModelTools
+    from triage.commands.model_training import ModelTools, Report, TrainOptions
     from triage.domain.models.schemas import ModelVersionRead
+    from triage.domain.models.services import ModelRegistry
 
 EXIT_REFUSED = 1
 EXIT_ERROR = 2
@@ -38,7 +40,7 @@ def _tools() -> ModelTools:
     return model_tools(get_settings())
 
 
-def _registry_only() -> Any:
+def _registry_only() -> ModelRegistry:
     from triage.db.engine import create_session_factory
     from triage.db.migrate import upgrade_database
     from triage.domain.audit.services import AuditService
@@ -212,7 +214,7 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(tools: ModelTools, options: Any, report: Any) -> ModelVersionRead:
+def _train(tools: ModelTools, options: TrainOptions, report: Report | None) -> ModelVersionRead:
     from triage.commands.model_training import build_candidate
 
     return build_candidate(tools, options, report)
@@ -234,7 +236,7 @@ def _promote_if_better(tools: ModelTools, version_id: str, args: argparse.Namesp
     return 0
 
 
-def _run_job(args: argparse.Namespace, options: Any) -> int:
+def _run_job(args: argparse.Namespace, options: TrainOptions) -> int:
     """The background tuned-model job: progress in ``model_jobs``, promotion when it validates, a failure
     recorded with its reason. The lease is renewed by a heartbeat while the long steps run."""
     from triage.engines.embedder import configure_threads
@@ -265,22 +267,21 @@ class BackgroundJob:
             self.job_id, lease_s=self.lease_s, step=step, progress=progress, **values
         )
 
-    def heartbeat(self) -> Any:
-        @contextlib.contextmanager
-        def beating() -> Any:
-            def beat() -> None:
-                while not self._stop.wait(self.lease_s / 4):
-                    self.tools.registry.report_job(self.job_id, lease_s=self.lease_s)
+    @contextlib.contextmanager
+    def heartbeat(self) -> Iterator[None]:
+        """Renew the job's lease every quarter lease while the block runs (a training step takes minutes)."""
 
-            thread = threading.Thread(target=beat, name="model-job-heartbeat", daemon=True)
-            thread.start()
-            try:
-                yield
-            finally:
-                self._stop.set()
-                thread.join(timeout=5)
+        def beat() -> None:
+            while not self._stop.wait(self.lease_s / 4):
+                self.tools.registry.report_job(self.job_id, lease_s=self.lease_s)
 
-        return beating()
+        thread = threading.Thread(target=beat, name="model-job-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            thread.join(timeout=5)
 
     def promote(self, version_id: str) -> int:
         from triage.domain.models.schemas import JobStatus, PromoteCreate

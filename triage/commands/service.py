@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -145,25 +146,35 @@ def _bootstrap_model(settings: Settings, embedder: Embedder, report: Progress) -
 
 
 def _bootstrap_registry(settings: Settings, space: str, report: Progress) -> None:
-    """Record the installed model as the registry's first version, in force (once: later runs keep the registry)."""
+    """Record the installed model as the registry's first version, in force (once: later runs keep the registry,
+    unless the version in force was the installed artifact and the model step had to train it again)."""
     from triage.core.actors import Actor
     from triage.db.engine import create_session_factory
     from triage.domain.audit.services import AuditService
     from triage.domain.events.services import EventOutbox
-    from triage.domain.models.services import ModelRegistry
-    from triage.engines.classifier.artifact import read_artifact
+    from triage.domain.models.services import ModelRegistry, artifact_path
     from triage.wiring import installed_version
 
     sessions = create_session_factory(settings.resolved_database_url)
     registry = ModelRegistry(
         sessions, AuditService(sessions, settings), EventOutbox(sessions, settings.event_source)
     )
+    # the model step has just trained or verified this artifact: its metadata is all the record needs
+    metadata = json.loads((settings.resolved_model_dir / "metadata.json").read_text(encoding="utf-8"))
     active = registry.active()
+    replacing = None
     if active is not None:
-        report.say(f"model registry: {active.id} in force, kept")
-        return
-    metadata = read_artifact(settings.resolved_model_dir)[0]
-    adopted = registry.adopt(installed_version(settings, metadata, space), Actor.system())
+        same_folder = (
+            artifact_path(settings.home, active.artifact_dir).resolve()
+            == settings.resolved_model_dir.resolve()
+        )
+        if not same_folder or active.classifier_version == metadata["version"]:
+            report.say(f"model registry: {active.id} in force, kept")
+            return
+        replacing = active.id
+    adopted = registry.adopt(
+        installed_version(settings, metadata, space), Actor.system(), replacing=replacing
+    )
     if adopted is not None:
         report.say(
             f"model registry: {adopted.id} in force ({adopted.artifact_dir}, collection {adopted.collection})"

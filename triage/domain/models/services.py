@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from triage.core.actors import Actor
 from triage.core.clock import Clock, utc_now
 from triage.core.errors import ArtifactError, Conflict, InvalidInput, NotFound
@@ -86,7 +88,7 @@ def _read(row: ModelVersionRow) -> ModelVersionRead:
 class ModelRegistry(ModelJobRecords):
     def __init__(
         self,
-        sessions: Any,
+        sessions: sessionmaker[Session],
         audit: AuditService,
         events: EventOutbox,
         validator: Validator | None = None,
@@ -168,13 +170,25 @@ class ModelRegistry(ModelJobRecords):
             )
             return _read(row)
 
-    def adopt(self, new: ModelVersionCreate, actor: Actor) -> ModelVersionRead | None:
+    def adopt(
+        self, new: ModelVersionCreate, actor: Actor, *, replacing: str | None = None
+    ) -> ModelVersionRead | None:
         """Put an existing install's model in force as the registry's first version; None when the registry
-        already has a model in force (idempotent, and safe when several processes adopt at once)."""
+        already has a model in force (idempotent, and safe when several processes adopt at once).
+
+        ``replacing``: the version in force whose artifact ``bootstrap`` had to train again (its folder was
+        removed); that version is marked failed and leaves nothing to roll back to."""
         with unit_of_work(self.sessions) as session:
             pointer = self.repository.pointer(session)
-            if pointer.active_id is not None:
+            if pointer.active_id is not None and pointer.active_id != replacing:
                 return None
+            if replacing is not None:
+                old = self.repository.get(session, replacing)
+                if old is not None:
+                    old.status, old.note = (
+                        ModelStatus.FAILED.value,
+                        "its artifact was removed and trained again",
+                    )
             row = self._row(new, actor, ModelStatus.ACTIVE)
             self.repository.add(session, row)
             if not self.repository.swap_pointer(
@@ -189,7 +203,11 @@ class ModelRegistry(ModelJobRecords):
                         action="model.adopted",
                         actor=actor,
                         outcome=ModelStatus.ACTIVE.value,
-                        reason="the model of an install without a registry becomes its first version",
+                        reason=(
+                            f"bootstrap trained the installed model again (the artifact of {replacing} was gone)"
+                            if replacing
+                            else "the model of an install without a registry becomes its first version"
+                        ),
                         model_version=new.classifier_version,
                         details={
                             "version": row.id,
