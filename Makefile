@@ -72,6 +72,8 @@ EVAL_DATA := --history eval/datasets/order_exceptions/history.jsonl --data eval/
 eval: install
 	$(BIN)/python -m triage.commands.evaluation all $(EVAL_DATA) --candidate eval/policies/stricter.yaml \
 		--candidate eval/policies/wider-auto.yaml --costs eval/costs.yaml --out var/eval
+	$(BIN)/python -m triage.commands.evaluation e2e --history eval/datasets/order_exceptions/history.jsonl \
+		--model var/eval/model --data eval/datasets/order_exceptions/test_shifted.jsonl --json var/eval/e2e-shifted.json
 
 # The CI version: small samples, compared with the committed baseline (exit 1 on a regression).
 eval-fast: install

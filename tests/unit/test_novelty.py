@@ -74,3 +74,15 @@ def test_the_policy_refuses_a_threshold_outside_zero_to_one() -> None:
     data = make_policy().model_dump(mode="json")
     with pytest.raises(ValueError, match="novelty"):
         Policy.model_validate(data | {"novelty": {"threshold": 1.5}})
+
+
+def test_require_vote_for_auto_holds_back_an_action_the_similar_cases_did_not_agree_on() -> None:
+    data = make_policy().model_dump(mode="json")
+    data["retrieval"]["require_vote_for_auto"] = True
+    strict = Policy.model_validate(data)
+    assert evaluate_gate(strict, make_input()).decision == "auto_approved"  # voted for its own action
+    undecided = evaluate_gate(strict, make_input(predicted_action=None, predicted_confidence=None))
+    assert undecided.decision != "auto_approved"
+    assert "retrieval.require_vote_for_auto" in {r.rule for r in undecided.reasons}
+    lenient = make_input(predicted_action=None, predicted_confidence=None)
+    assert evaluate_gate(make_policy(), lenient).decision == "auto_approved"  # off by default

@@ -1,7 +1,8 @@
 """The ``e2e`` suite: what the whole pipeline decided on a dataset with outcomes, and how fast.
 
 The governance number is ``auto_approved.wrong_share``: of the cases the service would have acted on alone,
-the share a human label (the dataset's) or the recorded resolution contradicts.
+the share a human label (the dataset's) or the recorded resolution contradicts. ``novel.auto_approved`` counts
+cases whose text was novel yet auto-approved (zero while the policy's novelty rule is on).
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ def e2e_suite(
         "needs_review": share(decisions["needs_review"]),
         "blocked": share(decisions["blocked"]),
         "abstained": share(abstained),
+        "novel": share(sum(case.classification.novel for case in cases))
+        | {"auto_approved": sum(case.classification.novel for case in auto)},
         "degraded": share(sum(bool(case.degraded) for case in cases)),
         "statuses": dict(sorted(statuses.items())),
         "per_category": {label: dict(sorted(c.items())) for label, c in sorted(per_category.items())},

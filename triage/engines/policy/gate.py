@@ -258,6 +258,13 @@ def _recommendation(policy: Policy, rules: CategoryRules, inp: GateInput, action
         blockers.append(
             ("retrieval.predicted_action", f"similar cases were resolved by {inp.predicted_action}")
         )
+    elif inp.predicted_action is None and policy.retrieval.require_vote_for_auto:
+        blockers.append(
+            (
+                "retrieval.require_vote_for_auto",
+                f"the similar cases agreed on no action: {action} needs a person",
+            )
+        )
     return _Candidate(
         key=f"recommendation:{action}",
         kind="recommendation",

@@ -163,6 +163,9 @@ class RetrievalPolicy(Strict):
     min_agreement: Probability
     min_support: Annotated[int, Field(ge=1, le=50)]
     require_neighbours_for_auto: bool = True
+    require_vote_for_auto: bool = False
+    """A recommendation is auto-approved only when the similar cases voted for that very action (not merely
+    for none): where past cases split between actions, a person chooses."""
 
 
 class NoveltyPolicy(Strict):
