@@ -43,10 +43,10 @@ from triage.commands.model_training import (
 )
 from triage.config import Settings
 from triage.core.actors import Actor, Role
-from triage.core.errors import Conflict
+from triage.core.errors import Conflict, InvalidInput
 from triage.domain.models.jobs import BackgroundTuning
 from triage.domain.models.schemas import JobStatus, ModelStatus, ModelVersionRead, PromoteCreate
-from triage.domain.models.services import artifact_path
+from triage.domain.models.services import ModelVersionCreate, artifact_path
 from triage.wiring import ServiceRegistry, Services
 
 pytestmark = pytest.mark.slow  # trains models and serves a live app
@@ -337,6 +337,16 @@ def test_a_corrupt_artifact_is_refused_at_promotion_and_at_load(server: Server) 
     response = server.call("POST", f"/v1/models/{copy.id}/promote", json={"reason": "x", "force": True})
     assert response.status_code == 422 and "weights.safetensors" in response.json()["detail"]
     assert registry.get(copy.id).status == ModelStatus.FAILED
+    again = ModelVersionCreate(
+        artifact_dir=copy.artifact_dir,
+        classifier_version=copy.classifier_version,
+        recipe=copy.recipe,
+        embedding_model=copy.embedding_model,
+        collection=copy.collection,
+        learnt_from=copy.learnt_from,
+    )
+    with pytest.raises(InvalidInput, match="not registered"):  # nor registered again
+        server.tools.registry.register(again, Actor.operator(Role.ADMIN))
     # at load: valid when promoted (by another replica, say), corrupt by the time this process loads it
     in_force = server.services.models.current
     assert (

@@ -148,9 +148,15 @@ class ModelRegistry(ModelJobRecords):
     # registering
 
     def register(self, new: ModelVersionCreate, actor: Actor) -> ModelVersionRead:
-        """Record a trained artifact as a candidate (audited ``model.registered``)."""
+        """Record a trained artifact as a candidate (audited ``model.registered``); an artifact that does not
+        load, or is not the classifier named, is refused (``InvalidInput``) and not registered."""
+        row = self._row(new, actor, ModelStatus.CANDIDATE)
+        if self.validator is not None:
+            try:
+                self.validator.verify(_read(row))
+            except ArtifactError as exc:
+                raise InvalidInput(f"{new.artifact_dir} not registered: {exc.detail}") from exc
         with unit_of_work(self.sessions) as session:
-            row = self._row(new, actor, ModelStatus.CANDIDATE)
             self.repository.add(session, row)
             self.audit.append(
                 session,
