@@ -328,3 +328,29 @@ def test_relabelling_reworks_the_case_for_the_new_category(env: LiveApp) -> None
         and audit[0]["reason"] == "the carrier lost the pallet"
         and audit[0]["before"]["label"] == old_label
     )
+
+
+def test_a_novel_case_is_shown_as_such_never_auto_approved_and_counted_as_drift(env: LiveApp) -> None:
+    familiar = shipped_test_events(1)[0]
+    novel = copy.deepcopy(familiar) | {"event_id": "EVT-NOVEL-0001", "exception_code": None}
+    novel["description"] = (
+        "Minutes of the garden club: roses pruned, new compost bins, next meeting in spring."
+    )
+    first = post(env, familiar).json()["classification"]
+    assert first["novelty"] is not None and first["novel"] is False
+    case = post(env, novel).json()
+    classification = case["classification"]
+    assert classification["novel"] is True
+    assert classification["novelty"] >= classification["novelty_threshold"] > first["novelty"]
+    assert case["gate"]["decision"] != "auto_approved"
+    assert all(
+        item["status"] != "auto_approved" for item in case["recommendations"] + list(case["drafts"].values())
+    )
+    assert any(r["rule"] == "novelty.review_novel" for r in case["gate"]["reasons"])
+    stored = env.client.get(f"/v1/cases/{case['case_id']}", headers=env.auth(SUPERVISOR)).json()
+    assert stored["classification"]["novel"] is True
+    dashboard = env.client.get("/v1/dashboard", headers=env.auth(SUPERVISOR)).json()
+    weeks = [w for w in dashboard["novelty_by_week"] if w["category"] == classification["label"]]
+    assert weeks and sum(w["novel"] for w in weeks) >= 1 and all(0 <= w["share"] <= 1 for w in weeks)
+    metrics = env.client.get("/metrics").text
+    assert f'triage_classified_total{{category="{classification["label"]}",novel="true"}}' in metrics
