@@ -106,18 +106,22 @@ class CaseService:
         A concurrent or repeated create of the same ``event_id`` returns the first case with ``created``
         false and writes nothing; the same ``event_id`` with another body is a ``Conflict``.
         """
+        # Everything that does not need the database is built first: the transaction holds the audit head's
+        # lock (and on SQLite the write lock) only for the writes themselves.
+        case, items = self._rows(record)
+        entries = creation_entries(record)
+        events = [triaged_event(record)]
         try:
             with unit_of_work(self.sessions) as session:
-                case, items = self._rows(record)
                 self.repository.add(session, case, items)
-                self.audit.append(session, creation_entries(record))
-                self.events.append(session, [triaged_event(record)])
-                return case_read(case, items), True
+                self.audit.append(session, entries)
+                self.events.append(session, events)
         except IntegrityError as exc:
             replay = self.find_replay(record.event.event_id, record.body_hash)
             if replay is None:
                 raise Conflict("the case could not be stored: an identifier is already taken") from exc
             return replay, False
+        return case_read(case, items), True
 
     def get(self, case_id: str, actor: Actor | None = None) -> TriageCase:
         """One case; ``NotFound`` when it does not exist or ``actor`` may not see its team."""
