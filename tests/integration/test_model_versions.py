@@ -420,6 +420,21 @@ def test_a_background_job_that_dies_leaves_the_model_and_says_why(server: Server
     jobs = server.call("GET", "/v1/models/jobs").json()["items"]
     assert jobs[0]["id"] == job.id and jobs[0]["status"] == "failed"
     assert server.call("GET", "/ready", None).json()["components"]["model_job"]["status"] == "failed"
+    missing = BackgroundTuning(
+        registry,
+        command=lambda _j: [str(tmp_path / "no-such-program")],
+        environment={},
+        log_dir=tmp_path,
+        lease_s=60,
+    ).start()
+    assert (
+        missing is not None
+        and missing.status == JobStatus.FAILED
+        and "could not be started" in (missing.error or "")
+    )
+    leftover = registry.start_job("background_tuning", lease_s=1)  # the lease was released
+    assert leftover is not None
+    registry.finish_job(leftover.id, JobStatus.FAILED, error="a test's job")
 
 
 def test_a_tuned_candidate_serves_from_its_own_collection_and_rolls_back(

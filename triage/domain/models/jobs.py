@@ -106,9 +106,16 @@ class BackgroundTuning:
             return None
         log_file = self.log_dir / f"{job.id}.log"
         self._log = log_file.open("ab")
-        self._process = subprocess.Popen(  # noqa: S603 - our own command line, no shell
-            list(self.command(job.id)), env=self.environment, stdout=self._log, stderr=subprocess.STDOUT
-        )
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - our own command line, no shell
+                list(self.command(job.id)), env=self.environment, stdout=self._log, stderr=subprocess.STDOUT
+            )
+        except OSError as exc:
+            self._log.close()
+            self._log = None
+            self.registry.finish_job(job.id, JobStatus.FAILED, error=f"the job could not be started: {exc}")
+            log.error("background tuning job %s could not be started: %s", job.id, exc)
+            return self.registry.job(job.id)
         self.registry.report_job(
             job.id, lease_s=self.lease_s, pid=self._process.pid, log_file=str(log_file), step="started"
         )
