@@ -3,7 +3,9 @@ the one model-job lease, human-confirmed cases read back with their final label.
 
 from __future__ import annotations
 
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +18,7 @@ from triage.domain.audit.services import AuditService
 from triage.domain.cases.schemas import ResolutionCreate
 from triage.domain.cases.services import CaseService
 from triage.domain.events.services import EventOutbox
+from triage.domain.models.jobs import BACKGROUND_TUNING, STOPPED, BackgroundTuning
 from triage.domain.models.repositories import ModelRepository
 from triage.domain.models.schemas import JobStatus, Recipe
 from triage.domain.models.services import ModelRegistry, ModelVersionCreate
@@ -129,3 +132,27 @@ def test_bootstrap_can_replace_an_installed_version_whose_artifact_it_trained_ag
     assert again is not None and registry.pointer().active_id == again.id
     assert registry.pointer().previous_id is None  # nothing broken to roll back to
     assert registry.get(first.id).status == "failed"
+
+
+def test_a_job_stopped_with_the_server_runs_again_one_that_failed_does_not(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    assert registry.adopt(version(), Actor.system()) is not None
+
+    def tuning() -> BackgroundTuning:
+        sleeping = [sys.executable, "-c", "import time; time.sleep(60)"]
+        return BackgroundTuning(
+            registry, command=lambda _job: sleeping, environment={}, log_dir=tmp_path, lease_s=60
+        )
+
+    first = tuning()
+    job = first.start()
+    assert job is not None
+    first.close()
+    stopped = registry.job(job.id)
+    assert stopped.status == JobStatus.FAILED and (stopped.error or "").startswith(STOPPED)
+    assert tuning()._why_not() is None  # started again with the next server
+    failed = registry.start_job(BACKGROUND_TUNING, lease_s=60)
+    assert failed is not None
+    registry.finish_job(failed.id, JobStatus.FAILED, error="out of memory")
+    assert failed.id in (tuning()._why_not() or "")

@@ -23,6 +23,7 @@ log = logging.getLogger("triage")
 
 BACKGROUND_TUNING = "background_tuning"
 LOG_TAIL_CHARS = 1500
+STOPPED = "stopped with the server"
 
 
 def log_tail(path: Path | None) -> str:
@@ -93,7 +94,8 @@ class BackgroundTuning:
         if active.recipe == Recipe.TUNED:
             return f"the model in force ({active.id}) is tuned already"
         for job in self.registry.jobs(limit=50, kind=BACKGROUND_TUNING):
-            if job.base_version_id == active.id and job.status != JobStatus.RUNNING:
+            stopped = job.status == JobStatus.FAILED and (job.error or "").startswith(STOPPED)
+            if job.base_version_id == active.id and job.status != JobStatus.RUNNING and not stopped:
                 return f"job {job.id} already ran for {active.id} ({job.status.value})"
         return None
 
@@ -141,7 +143,8 @@ class BackgroundTuning:
             log.info("background tuning job %s ended: %s", job.id, current.status.value)
 
     def close(self) -> None:
-        """Stop a job still running when the server stops (recorded as failed: the server stopped)."""
+        """Stop a job still running when the server stops: recorded as stopped, and started again (for the same
+        model in force) when the server starts again; a job that failed on its own is not retried."""
         process, job = self._process, self._job
         if process is not None and process.poll() is None:
             process.terminate()
@@ -149,5 +152,10 @@ class BackgroundTuning:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+            if job is not None:
+                self.registry.finish_job(
+                    job.id, JobStatus.FAILED, error=f"{STOPPED}; it starts again with the server"
+                )
         if process is not None and job is not None:
             self._watch()
