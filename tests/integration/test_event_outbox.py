@@ -26,7 +26,7 @@ from triage.core.errors import InvalidInput
 from triage.domain.audit.services import AuditService
 from triage.domain.cases.schemas import ResolutionCreate
 from triage.domain.cases.services import CaseService
-from triage.domain.events.schemas import DeliveryStatus, EventType, WebhookCreate
+from triage.domain.events.schemas import DeliveryStatus, EventCreate, EventType, WebhookCreate
 from triage.domain.events.services import EventOutbox
 from triage.domain.events.webhooks import DeliveryPolicy, DeliveryWorker, WebhookService
 from triage.domain.reviews.schemas import DecisionCreate
@@ -148,6 +148,15 @@ def test_a_replayed_create_writes_no_second_event(
     case_service.create(make_record(event))
     case_service.create(make_record(event))  # the same event again: the first case, no new rows
     assert [e.type for e in event_outbox.feed(None).items] == [EventType.CASE_TRIAGED]
+
+
+def test_an_event_about_no_case_has_no_subject_and_reads_back(
+    sessions: sessionmaker[Session], event_outbox: EventOutbox
+) -> None:
+    with sessions.begin() as session:
+        event_outbox.append(session, [EventCreate(EventType.POLICY_CHANGED, None, {"version": "v2"})])
+    (item,) = event_outbox.feed(None).items
+    assert item.type == EventType.POLICY_CHANGED and item.subject is None and item.data == {"version": "v2"}
 
 
 def test_the_feed_pages_by_cursor_and_filters_by_type(

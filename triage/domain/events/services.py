@@ -29,18 +29,17 @@ _FORMAT = JSONFormat()
 
 def envelope(row: EventRow, source: str) -> EventRead:
     """The CloudEvents 1.0 JSON form of a stored event (built and validated by the CloudEvents SDK)."""
-    event = CloudEvent(
-        {
-            "id": row.event_id,
-            "source": source,
-            "type": row.type,
-            "subject": row.subject,
-            "time": row.time,
-            "datacontenttype": "application/json",
-            "sequence": str(row.seq),
-        },
-        row.data,
-    )
+    attributes = {
+        "id": row.event_id,
+        "source": source,
+        "type": row.type,
+        "subject": row.subject,
+        "time": row.time,
+        "datacontenttype": "application/json",
+        "sequence": str(row.seq),
+    }
+    # an event about no one case (policy.changed) has no subject: the SDK refuses a None attribute
+    event = CloudEvent({k: v for k, v in attributes.items() if v is not None}, row.data)
     return EventRead.model_validate(json.loads(_FORMAT.write(event)))
 
 
