@@ -16,17 +16,12 @@
   and arenas keep what they freed: with torch and many worker threads that was ~200 MB of a worker's resident
   memory. ``event_loop`` caps the arenas at ``MALLOC_ARENAS`` (``M_ARENA_MAX``) before any worker thread
   starts, unless ``MALLOC_ARENA_MAX`` is set in the environment (glibc's own knob wins).
-- **Garbage collection.** A loaded service holds ~300,000 tracked objects (models, policy, routes) that
-  live as long as the process; each full collection walked them all: one every ~280 triages, 150-250 ms
-  with every request stalled. ``freeze_startup_heap`` moves them out of the collector's sight once the
-  services are built.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
-import gc
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -128,14 +123,6 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     except (OSError, AttributeError):
         return False
     return bool(mallopt(_M_ARENA_MAX, arenas))
-
-
-def freeze_startup_heap() -> int:
-    """Collect once, then exempt every object alive now from later collections (``gc.freeze``): call it when
-    the services are built. The number of objects frozen."""
-    gc.collect()
-    gc.freeze()
-    return gc.get_freeze_count()
 
 
 def event_loop() -> asyncio.AbstractEventLoop:

@@ -201,9 +201,11 @@ def test_failures_retry_with_backoff_then_dead_letter_and_redeliver(
     receiver.statuses = [500, 503, 500]
     case_service.create(make_record())
 
-    for _ in range(3):
+    for attempt in range(3):
         worker.deliver_due()
-        worker.clock = lambda: utc_now() + timedelta(hours=2)  # past any backoff
+        # Past any backoff: each round's clock is hours past the previous round's (a fixed offset would leave
+        # the next round within the backoff it set when the database is fast).
+        worker.clock = lambda hours=2 * (attempt + 1): utc_now() + timedelta(hours=hours)
     dead = webhooks.deliveries(DeliveryStatus.DEAD, created.webhook_id, 10)
     assert len(dead) == 1 and dead[0].attempts == 3 and dead[0].last_status == 500
     assert len(receiver.requests) == 3

@@ -5,7 +5,6 @@ transaction relies on; that many threads writing at once keep the audit chain wh
 from __future__ import annotations
 
 import asyncio
-import gc
 import threading
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from triage.config import Settings
 from triage.core.actors import Actor
 from triage.db.engine import create_db_engine, create_session_factory, read_snapshot, unit_of_work
 from triage.domain.audit.services import AuditService
-from triage.serving import EXECUTOR_THREADS, event_loop, freeze_startup_heap, uvicorn_options
+from triage.serving import EXECUTOR_THREADS, event_loop, uvicorn_options
 
 
 def test_the_server_loop_runs_as_many_blocking_steps_at_once_as_it_has_threads() -> None:
@@ -102,14 +101,3 @@ def test_a_write_opened_inside_another_in_the_same_thread_does_not_hang_on_the_w
             assert session.execute(text("SELECT count(*) FROM t")).scalar() == 1
     finally:
         engine.dispose()
-
-
-def test_objects_alive_when_the_heap_is_frozen_are_out_of_later_collections() -> None:
-    alive: list[list[int]] = [[n] for n in range(10)]  # lists are tracked by the collector
-    try:
-        frozen = freeze_startup_heap()
-        assert frozen >= len(alive) and gc.get_freeze_count() == frozen
-        assert not {id(a) for a in alive} & {id(o) for o in gc.get_objects()}  # no collection walks them
-    finally:
-        gc.unfreeze()
-    assert {id(a) for a in alive} <= {id(o) for o in gc.get_objects()}
