@@ -330,6 +330,7 @@ def background_tuning(settings: Settings, registry: ModelRegistry) -> Background
         environment=environment,
         log_dir=settings.home / "logs",
         lease_s=settings.model_job_lease_s,
+        serves_tuned=settings.encoder_backend == "torch",
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -156,3 +158,67 @@ def test_a_job_stopped_with_the_server_runs_again_one_that_failed_does_not(
     assert failed is not None
     registry.finish_job(failed.id, JobStatus.FAILED, error="out of memory")
     assert failed.id in (tuning()._why_not() or "")
+
+
+def test_a_version_that_fails_to_load_leaves_the_model_in_force_until_the_pointer_comes_back(
+    registry: ModelRegistry, sessions: sessionmaker[Session]
+) -> None:
+    from tests.unit.test_model_slot import serving
+    from triage.domain.models.follow import ModelFollower
+    from triage.domain.models.slot import ModelSlot
+
+    first = registry.adopt(version(), Actor.system())
+    assert first is not None
+    second = registry.register(version("d" * 64, "case_history_d"), Actor.system())
+    served, _ = serving(first.id, "case_history")
+    slot = ModelSlot(replace(served, generation=1), grace_s=30)
+    calls: list[str] = []
+
+    def load(model: Any, _: ModelSlot) -> Any:
+        calls.append(model.id)
+        raise RuntimeError("the tuned encoder could not be copied")  # not a TriageError: still handled
+
+    follower = ModelFollower(registry, slot, cast(Any, load))
+    repository = ModelRepository()
+    with unit_of_work(sessions) as session:
+        assert repository.swap_pointer(
+            session, generation=1, active_id=second.id, previous_id=first.id, at=utc_now()
+        )
+    assert follower.follow() is False and follower.follow() is False
+    assert calls == [second.id]  # refused once, not retried every poll
+    assert slot.current.version_id == first.id and "RuntimeError" in (slot.error or "")
+    with unit_of_work(sessions) as session:  # rolled back to the version served: the error is over
+        assert repository.swap_pointer(
+            session, generation=2, active_id=first.id, previous_id=second.id, at=utc_now()
+        )
+    assert follower.follow() is False
+    assert slot.error is None and slot.current.version_id == first.id
+
+
+def test_readiness_reports_a_job_table_it_cannot_read_instead_of_failing() -> None:
+    from triage.core.errors import UpstreamUnavailable
+    from triage.domain.system.services import _model_job_part
+
+    def unreadable() -> dict[str, Any] | None:
+        raise UpstreamUnavailable("database unreachable")
+
+    part = _model_job_part(unreadable)
+    assert part["status"] == "unknown" and "database unreachable" in part["detail"]
+    assert _model_job_part(lambda: None) == {"status": "none"}
+
+
+def test_no_tuned_job_starts_when_the_servers_encode_with_onnx_int8(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    assert registry.adopt(version(), Actor.system()) is not None
+    tuning = BackgroundTuning(
+        registry,
+        command=lambda _job: ["true"],
+        environment={},
+        log_dir=tmp_path,
+        lease_s=60,
+        serves_tuned=False,
+    )
+    assert "onnx-int8" in (tuning._why_not() or "")
+    tuning.tick()
+    assert registry.jobs(limit=5, kind=BACKGROUND_TUNING) == []

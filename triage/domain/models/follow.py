@@ -38,13 +38,16 @@ class ModelFollower:
         if pointer.active_id is None or pointer.active_id == current.version_id:
             if current.generation != pointer.generation and pointer.active_id is not None:
                 self.slot.swap_generation(pointer.generation)
+            if pointer.active_id is not None:  # the pointer names what is served: an old refusal is over
+                self.slot.error = None
+                self._refused = None
             return False
         if self._refused == (pointer.generation, pointer.active_id):
             return False
         version = self.registry.get(pointer.active_id)
         try:
             serving = self.load(version, self.slot)
-        except (TriageError, OSError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure to load leaves the model in force, said on /ready
             detail = exc.detail if isinstance(exc, TriageError) else f"{type(exc).__name__}: {exc}"
             self._refused = (pointer.generation, pointer.active_id)
             self.slot.error = (

@@ -58,8 +58,11 @@ class BackgroundTuning:
         environment: dict[str, str],
         log_dir: Path,
         lease_s: float,
+        serves_tuned: bool = True,
     ) -> None:
         self.registry = registry
+        self.serves_tuned = serves_tuned
+        """False when the serving encoder backend cannot load a tuned member (onnx-int8): no job then."""
         self.command = command
         self.environment = environment
         self.log_dir = log_dir
@@ -88,6 +91,8 @@ class BackgroundTuning:
         self.start()
 
     def _why_not(self) -> str | None:
+        if not self.serves_tuned:
+            return "the serving encoder backend (onnx-int8) cannot load a tuned encoder; set TRIAGE_ENCODER_BACKEND=torch"
         active = self.registry.active()
         if active is None:
             return "no model in force"

@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from triage.core.errors import TriageError
 from triage.domain.system.metrics import Metrics
 from triage.domain.system.schemas import ModelRead, ReadinessRead
 
@@ -83,12 +84,22 @@ class ReadinessService:
             "drafting": drafting,
         }
         if parts.model_job is not None:
-            components["model_job"] = parts.model_job() or {"status": "none"}
+            components["model_job"] = _model_job_part(parts.model_job)
         for name, part in components.items():
             if "ok" in part:
                 self.metrics.component_up.labels(name).set(1 if part["ok"] else 0)
         self.metrics.llm_breaker_open.set(1 if drafting.get("llm") == "open" else 0)
         return components
+
+
+def _model_job_part(read: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
+    """The background model job's state; a database that cannot say is reported here, never raised (the job
+    never makes /ready or /metrics fail)."""
+    try:
+        return read() or {"status": "none"}
+    except Exception as exc:  # noqa: BLE001 - reported, not raised: the probe answers whatever the job table does
+        detail = exc.detail if isinstance(exc, TriageError) else f"{type(exc).__name__}: {exc}"
+        return {"status": "unknown", "detail": f"the job's state could not be read: {detail}"}
 
 
 def _model_part(models: ModelSlot) -> dict[str, Any]:
