@@ -291,3 +291,25 @@ def test_customer_communication_latency(measured: dict[str, Any]) -> None:
     assert stricter["mean"] == pytest.approx((2 + 1 + 1 + 1.5 + 7 / 3 + 3.25 + 1 + 1 + 1) / 12)
     # the history records one customer communication: c08, resolved by notifying the customer after 4 h
     assert measured["recorded"]["customer_communication_hours"]["median"] == 4.0
+
+
+def test_a_trained_eval_model_is_reused_only_for_the_same_rows_seed_and_recipe() -> None:
+    from dataclasses import asdict, replace
+
+    from triage.engines.classifier import Recipe
+    from triage.engines.classifier.training import training_data_sha256
+    from triage.engines.datasets import LabelledText
+    from triage.evaluation.runner import reusable_model
+
+    rows = [
+        LabelledText("credit limit exceeded", "credit_hold"),
+        LabelledText("short 4 pallets", "inventory"),
+    ]
+    recipe = asdict(Recipe()) | {"tune_encoder": False, "members": ["embedding"]}
+    meta = {"training_data_sha256": training_data_sha256(rows), "seed": 0, "recipe": recipe}
+    assert reusable_model(meta, rows, 0)
+    assert not reusable_model(meta, rows[:1], 0)
+    assert not reusable_model(meta, rows, 1)
+    changed = asdict(replace(Recipe(), temperature_on="clean")) | {"tune_encoder": False}
+    assert not reusable_model(meta | {"recipe": changed}, rows, 0)
+    assert not reusable_model({k: v for k, v in meta.items() if k != "recipe"}, rows, 0)

@@ -69,6 +69,22 @@ def spread(rows: list[LabelledText], n: int | None) -> list[LabelledText]:
     return [rows[int(i * step)] for i in range(n)]
 
 
+def reusable_model(metadata: dict[str, Any], rows: list[LabelledText], seed: int) -> bool:
+    """Whether an artifact with ``metadata`` is what training on ``rows`` with ``seed`` and today's default
+    recipe would build (so a changed recipe is never evaluated through a stale model)."""
+    from dataclasses import asdict
+
+    from triage.engines.classifier import Recipe
+    from triage.engines.classifier.training import training_data_sha256
+
+    recipe = {k: v for k, v in metadata.get("recipe", {}).items() if k not in ("tune_encoder", "members")}
+    return (
+        metadata.get("training_data_sha256") == training_data_sha256(rows)
+        and metadata.get("seed") == seed
+        and recipe == asdict(Recipe())
+    )
+
+
 class Workbench:
     """The inputs every suite shares, each built on first use."""
 
@@ -135,19 +151,18 @@ class Workbench:
 
     def _train(self) -> Path:
         """The frozen-encoder ensemble (as ``triage bootstrap`` ships) on ``--history``, reused when the
-        folder already holds one trained on the same rows."""
+        folder already holds one trained on the same rows, with the same seed and the same recipe."""
         import json
 
         from triage.engines.classifier import train_classifier
-        from triage.engines.classifier.training import training_data_sha256
 
         folder = (self.config.out or self.workdir) / "model"
         metadata = folder / "metadata.json"
         rows = self.history
-        if metadata.is_file():
-            known = json.loads(metadata.read_text(encoding="utf-8")).get("training_data_sha256")
-            if known == training_data_sha256(rows):
-                return folder
+        if metadata.is_file() and reusable_model(
+            json.loads(metadata.read_text(encoding="utf-8")), rows, self.config.seed
+        ):
+            return folder
         started = time.perf_counter()
         train_classifier(
             rows,
