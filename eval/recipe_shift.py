@@ -4,10 +4,11 @@ wrapped in talk from a filler pool training never uses (``shift_long``); or BANK
 
     python eval/recipe_shift.py bitext default "weights_on=both,long_share=0.5"
     python eval/recipe_shift.py banking default
+    python eval/recipe_shift.py --tuned bitext default   # with the fine-tuned encoder member (`triage train`)
 
 Each argument after the dataset is a recipe variant (``default`` or ``field=value,...`` over ``Recipe``);
 prints one JSON line per variant: the mixture weights chosen, accuracy, ECE, coverage at 99 % precision and the
-share called novel. Frozen-encoder recipe (``tune_encoder=False``), the bootstrap's.
+share called novel. Frozen-encoder recipe (``tune_encoder=False``, the bootstrap's) unless ``--tuned``.
 """
 
 from __future__ import annotations
@@ -66,21 +67,25 @@ def recipe_of(variant: str) -> Recipe:
 
 
 def main(argv: list[str]) -> None:
+    tuned = "--tuned" in argv
+    argv = [a for a in argv if a != "--tuned"]
     which, variants = argv[0], argv[1:] or ["default"]
     train, tests = splits(which)
     embedder = CachingEmbedder(SentenceTransformerEmbedder(), size=200_000)
     for variant in variants:
-        out = Path("var") / "recipe-shift" / f"{which}-{variant}"
+        out = Path("var") / "recipe-shift" / f"{which}-{'tuned-' if tuned else ''}{variant}"
         started = time.monotonic()
         meta = train_classifier(
-            train, embedder, out, progress=False, recipe=recipe_of(variant), tune_encoder=False
+            train, embedder, out, progress=False, recipe=recipe_of(variant), tune_encoder=tuned
         )
         classifier = load_classifier(out, embedder)
         record: dict[str, object] = {
             "data": which,
             "variant": variant,
+            "tuned": tuned,
             "seconds": round(time.monotonic() - started),
             "weights": meta["calibration"]["weights"],
+            "members": meta["metrics"]["cv_member_accuracy"],
         }
         for name, rows in tests.items():
             result = evaluate(classifier, rows)
