@@ -247,7 +247,15 @@ class ClaimExtractor:
                 "quantity",
                 re.compile(_B + r"(?P<n>" + _NUM + r")" + _SCALE + r"[\s-]?(?:" + unit_alt + r")\b", i),
             ),
-            ("id", re.compile(r"(?<![\w#./:-])#?[A-Za-z0-9]+(?:[-/#:._][A-Za-z0-9]+)*(?!\w)")),
+            # An id has a digit (``_looks_like_id``): the lookahead skips the plain words, which are most of a
+            # text, inside the regex instead of one Python call each. It only removes matches: no match can
+            # start inside a skipped word (the lookbehind refuses every character a word is made of).
+            (
+                "id",
+                re.compile(
+                    r"(?<![\w#./:-])(?=[-#A-Za-z0-9/:._]*\d)#?[A-Za-z0-9]+(?:[-/#:._][A-Za-z0-9]+)*(?!\w)"
+                ),
+            ),
             ("year", re.compile(r"(?<![\w.,/#:-])(?:19|20)\d{2}(?![\w/#-]|[.,]\d)")),
             ("number", re.compile(_B + r"(?P<n>" + _NUM + r")" + _SCALE + _E)),
         ]

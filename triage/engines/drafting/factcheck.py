@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from triage.engines.drafting.claims import NUMERIC_KINDS, PII_KINDS, Claim, date_matches
 from triage.engines.drafting.factcheck_config import CheckName, FactCheckConfig
@@ -63,33 +64,52 @@ def _same_number(claim: Claim, fact: Fact) -> bool:
     return False
 
 
-def _grounded(claim: Claim, facts: Iterable[Fact]) -> bool:
-    kind = claim.kind
-    for fact in facts:
+class _Grounds:
+    """Facts grouped by kind, so a claim is compared only with the facts that could ground it."""
+
+    def __init__(self, facts: Iterable[Fact]) -> None:
+        self.by_kind: dict[str, list[Fact]] = {}
+        for fact in facts:
+            self.by_kind.setdefault(fact.kind, []).append(fact)
+        self.numeric = {kind: self._of(kinds) for kind, kinds in _GROUNDS.items()}
+
+    def _of(self, kinds: Iterable[str]) -> list[Fact]:
+        return [fact for kind in kinds for fact in self.by_kind.get(kind, ())]
+
+    def __bool__(self) -> bool:
+        return bool(self.by_kind)
+
+    def grounded(self, claim: Claim) -> bool:
+        kind, by_kind = claim.kind, self.by_kind
         if kind == "date":
-            if fact.kind == "date" and _dates_match(claim, fact):
+            return any(_dates_match(claim, fact) for fact in by_kind.get("date", ()))
+        if kind in _GROUNDS:
+            if any(_same_number(claim, fact) for fact in self.numeric[kind]):
                 return True
-        elif kind in _GROUNDS:
-            if fact.kind in _GROUNDS[kind] and _same_number(claim, fact):
-                return True
-            if kind in ("year", "ordinal") and fact.kind == "date" and _date_part(claim, fact):
-                return True
-            if kind == "number" and fact.kind == "id" and _number_in_id(claim, fact):
-                return True
-        elif kind == "id" or kind in PII_KINDS:
-            if fact.key is not None and fact.kind in ("id", kind) and _same_id(claim.key or "", fact.key):
-                return True
-        elif fact.kind == kind and fact.key == claim.key:
-            return True
-    return False
+            digits = None if claim.number is None else plain_integer(claim.number)
+            if digits is None:
+                return False
+            if kind in ("year", "ordinal"):
+                return any(_date_part(claim, digits, fact) for fact in by_kind.get("date", ()))
+            return kind == "number" and any(_number_in_id(digits, fact) for fact in by_kind.get("id", ()))
+        if kind == "id" or kind in PII_KINDS:
+            key = claim.key or ""
+            candidates = by_kind.get("id", []) + (by_kind.get(kind, []) if kind != "id" else [])
+            return any(fact.key is not None and _same_id(key, fact.key) for fact in candidates)
+        return any(fact.key == claim.key for fact in by_kind.get(kind, ()))
 
 
-def _number_in_id(claim: Claim, fact: Fact) -> bool:
-    """A bare number that is (a digit group of) an id: "10023" of "SO-10023"."""
-    digits = None if claim.number is None else plain_integer(claim.number)
-    if digits is None or fact.key is None:
+def _number_in_id(digits: str, fact: Fact) -> bool:
+    """A bare number (``digits``, see ``plain_integer``) that is (a digit group of) an id: "10023" of
+    "SO-10023"."""
+    if fact.key is None:
         return False
-    return digits == fact.key.lstrip("0") or digits in re.findall(r"\d+", fact.key)
+    return digits == fact.key.lstrip("0") or digits in _digit_groups(fact.key)
+
+
+@lru_cache(maxsize=4096)
+def _digit_groups(key: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"\d+", key))
 
 
 def _same_id(claim_key: str, fact_key: str) -> bool:
@@ -109,9 +129,8 @@ def _dates_match(claim: Claim, fact: Fact) -> bool:
     )
 
 
-def _date_part(claim: Claim, fact: Fact) -> bool:
-    digits = None if claim.number is None else plain_integer(claim.number)
-    if digits is None or len(digits) > _YEAR_DIGITS:
+def _date_part(claim: Claim, digits: str, fact: Fact) -> bool:
+    if len(digits) > _YEAR_DIGITS:
         return False
     value = int(digits)
     if claim.kind == "year":
@@ -178,8 +197,9 @@ def check_draft(text: str, facts: FactSheet, audience: Audience, config: FactChe
     out = _Findings(config, audience)
     allowed = facts.allowed(audience)
     confidential = facts.confidential() if audience == "customer" else []
+    grounds, leaks = _Grounds(allowed), _Grounds(confidential)
     for claim in config.extractor.extract(text):
-        _check_claim(out, claim, allowed, confidential)
+        _check_claim(out, claim, grounds, leaks)
     if audience == "customer":
         _check_confidential_text(out, text, confidential, allowed, config)
     trusted = [f.text.lower() for f in allowed if f.kind == "text" and f.text and f.name != CUSTOMER_MESSAGE]
@@ -191,7 +211,7 @@ def check_draft(text: str, facts: FactSheet, audience: Audience, config: FactChe
     return out.items
 
 
-def _check_claim(out: _Findings, claim: Claim, allowed: list[Fact], confidential: list[Fact]) -> None:
+def _check_claim(out: _Findings, claim: Claim, allowed: _Grounds, confidential: _Grounds) -> None:
     span, start, end = claim.span, claim.start, claim.end
     if claim.kind == "placeholder":
         out.add(
@@ -202,13 +222,13 @@ def _check_claim(out: _Findings, claim: Claim, allowed: list[Fact], confidential
             end,
         )
         return
-    if _grounded(claim, allowed):
+    if allowed.grounded(claim):
         return
     if claim.kind == "url":
         out.add("unsupported_link", span, "links are not case facts", start, end)
     elif claim.kind in PII_KINDS:
         out.add("pii", span, f"personal data ({claim.kind}) that is not in the case facts", start, end)
-    elif confidential and _grounded(claim, confidential):
+    elif confidential and confidential.grounded(claim):
         out.add(
             "internal_fact_leak", span, f"{_describe(claim)} {span!r} is an internal-only fact", start, end
         )
@@ -280,8 +300,7 @@ def _check_contradictions(out: _Findings, text: str, facts: FactSheet) -> None:
 def _check_echo(out: _Findings, text: str, message: str | None, config: FactCheckConfig) -> None:
     if not message:
         return
-    injected = [m.group(0) for p in config.injection_res for m in p.finditer(message)]
-    if injected:
+    if _carries_injection(message, config.injection_res):
         # Echoing any run of the message's words next to an injection is treated as obeying it.
         run = _shared_run(text, message, config.echo.injection_words)
         if run:
@@ -301,7 +320,11 @@ _SPACES = re.compile(r"\s+")
 
 def _collapsed(text: str) -> str:
     """``text`` lower-cased with every whitespace run as one space (same length per character otherwise)."""
-    return _SPACES.sub(" ", "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text))
+    # ASCII text lower-cases character by character; ``str.lower`` of other text may not (a final sigma).
+    lowered = (
+        text.lower() if text.isascii() else "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in text)
+    )
+    return _SPACES.sub(" ", lowered)
 
 
 def _original_span(text: str, start: int, end: int) -> tuple[int, int]:
@@ -310,20 +333,26 @@ def _original_span(text: str, start: int, end: int) -> tuple[int, int]:
     return spans[start][0], spans[end - 1][1]
 
 
+# Both drafts of a case are checked against the same customer message: what is read off the message alone is
+# computed once.
+@lru_cache(maxsize=64)
+def _carries_injection(message: str, patterns: tuple[re.Pattern[str], ...]) -> bool:
+    return any(p.search(message) for p in patterns)
+
+
+@lru_cache(maxsize=64)
+def _windows(source: str, size: int) -> frozenset[str]:
+    src = _collapsed(source)
+    return frozenset(src[i : i + size] for i in range(len(src) - size + 1))
+
+
 def _shared_chars(draft: str, source: str, size: int) -> tuple[int, int] | None:
     """The first run of ``size`` characters (any script) shared with ``source``, as draft offsets."""
-    src = _collapsed(source)
-    if len(src) < size:
+    windows = _windows(source, size)
+    if not windows:
         return None
-    windows = {src[i : i + size] for i in range(len(src) - size + 1)}
     text = _collapsed(draft)
     for i in range(len(text) - size + 1):
         if text[i : i + size] in windows:
             return _original_span(draft, i, i + size)
-    return None
-    windows = {src[i : i + size] for i in range(len(src) - size + 1)}
-    text, offsets = _collapsed(draft)
-    for i in range(len(text) - size + 1):
-        if text[i : i + size] in windows:
-            return offsets[i], offsets[i + size - 1] + 1
     return None
