@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
 )
@@ -58,6 +59,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+def table_of(row: type[Base]) -> Table:
+    """The Core table of a row class: for inserts and updates that need no ORM object per row."""
+    return Base.metadata.tables[row.__tablename__]
 
 
 class CaseRow(Base):

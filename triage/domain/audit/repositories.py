@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.orm import Session
 
-from triage.db.tables import AuditHeadRow, AuditLogRow
+from triage.db.tables import AuditHeadRow, AuditLogRow, table_of
 from triage.domain.audit.schemas import AuditFilters
 
 HEAD_ID = 1
@@ -16,23 +17,31 @@ SelectT = TypeVar("SelectT", bound=Select[Any])
 
 
 class AuditRepository:
-    def lock_head(self, session: Session) -> AuditHeadRow:
-        """The head row, locked until the transaction ends (PostgreSQL ``FOR UPDATE``; on SQLite the
-        transaction already holds the write lock from ``BEGIN IMMEDIATE``)."""
+    def lock_head(self, session: Session) -> tuple[int, str]:
+        """The head's ``(seq, hash)``, its row locked until the transaction ends (PostgreSQL ``FOR UPDATE``; on
+        SQLite the transaction already holds the write lock from ``BEGIN IMMEDIATE``)."""
         statement = (
-            select(AuditHeadRow)
-            .where(AuditHeadRow.id == HEAD_ID)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+            select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == HEAD_ID).with_for_update()
         )
-        return session.execute(statement).scalar_one()
+        seq, hash_ = session.execute(statement).one()
+        return seq, hash_
+
+    def advance_head(self, session: Session, *, seq: int, hash_: str, at: datetime, signature: str) -> None:
+        """Move the (locked) head to the record ``seq`` with ``hash_``."""
+        statement = (
+            update(table_of(AuditHeadRow))
+            .where(table_of(AuditHeadRow).c.id == HEAD_ID)
+            .values(seq=seq, hash=hash_, at=at, signature=signature)
+        )
+        session.execute(statement)
 
     def head(self, session: Session) -> AuditHeadRow:
         return session.execute(select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID)).scalar_one()
 
     def insert(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert records given as column values (one bulk INSERT: no ORM object per record)."""
-        session.execute(insert(AuditLogRow), list(rows))
+        """Insert records given as column values (one Core executemany: no ORM object or bulk-ORM step per
+        record)."""
+        session.execute(insert(table_of(AuditLogRow)), list(rows))
 
     def iter_all(self, session: Session, batch: int = 1000) -> Iterator[AuditLogRow]:
         """Every record in sequence order, fetched in batches by key so memory stays flat."""

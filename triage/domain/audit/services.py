@@ -102,8 +102,7 @@ class AuditService:
         if not entries:
             return []
         try:
-            head = self.repository.lock_head(session)
-            seq, prev_hash = head.seq, head.hash
+            seq, prev_hash = self.repository.lock_head(session)
             at = self.clock()
             rows: list[dict[str, Any]] = []
             for entry in entries:
@@ -114,9 +113,8 @@ class AuditService:
                 rows.append(values)
                 prev_hash = values["hash"]
             self.repository.insert(session, rows)
-            head.seq, head.hash, head.at = seq, prev_hash, at
-            head.signature = self.signer.head(seq, prev_hash, at)
-            session.flush()
+            signature = self.signer.head(seq, prev_hash, at)
+            self.repository.advance_head(session, seq=seq, hash_=prev_hash, at=at, signature=signature)
         except SQLAlchemyError as exc:
             raise UpstreamUnavailable("the audit log could not be written; the action was not taken") from exc
         return [AuditRecordRead.model_validate(row) for row in rows]

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from triage.core.paging import decode_cursor, encode_cursor
-from triage.db.tables import CaseRow, DecisionRow, ItemRow
+from triage.db.tables import Base, CaseRow, DecisionRow, ItemRow, table_of
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,11 @@ class CaseFilters:
 
 class CaseRepository:
     def add(self, session: Session, case: CaseRow, items: Sequence[ItemRow]) -> None:
-        session.add(case)
-        session.flush()
-        session.add_all(items)
-        session.flush()
+        """Insert a new case and its items (Core inserts of the values set on the rows: no unit-of-work flush;
+        ``case`` and ``items`` stay outside the session)."""
+        session.execute(insert(table_of(CaseRow)), [_set_values(case)])
+        if items:
+            session.execute(insert(table_of(ItemRow)), [_set_values(item) for item in items])
 
     def get(self, session: Session, case_id: str, *, for_update: bool = False) -> CaseRow | None:
         statement = select(CaseRow).where(CaseRow.case_id == case_id)
@@ -94,3 +96,14 @@ def next_page_cursor(rows: Sequence[CaseRow], limit: int) -> str | None:
         return None
     last = rows[limit - 1]
     return encode_cursor(last.created_at, last.case_id)
+
+
+def _set_values(row: Base) -> dict[str, Any]:
+    """The column values set on a new ``row``: what the ORM would insert for it (unset columns take their
+    defaults)."""
+    state = inspect(row)
+    return {
+        attr.columns[0].key: state.dict[attr.key]
+        for attr in state.mapper.column_attrs
+        if attr.key in state.dict
+    }

@@ -14,13 +14,13 @@ from typing import Any
 
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from triage.core.clock import Clock, utc_now
 from triage.core.paging import clamp_limit, decode_cursor, encode_cursor
 from triage.db.engine import read_snapshot
-from triage.db.tables import DeliveryRow, EventHeadRow, EventRow, WebhookRow
+from triage.db.tables import DeliveryRow, EventHeadRow, EventRow, WebhookRow, table_of
 from triage.domain.events.schemas import DeliveryStatus, EventCreate, EventPage, EventRead, EventType
 
 MAX_EVENT_PAGE = 500
@@ -43,8 +43,9 @@ def envelope(row: EventRow, source: str) -> EventRead:
     return EventRead.model_validate(json.loads(_FORMAT.write(event)))
 
 
-def wants(webhook: WebhookRow, event_type: str) -> bool:
-    return not webhook.types or event_type in webhook.types
+def wants(types: list[Any] | None, event_type: str) -> bool:
+    """Whether a webhook subscribed to ``types`` (all when empty) gets events of ``event_type``."""
+    return not types or event_type in types
 
 
 class EventOutbox:
@@ -58,39 +59,46 @@ class EventOutbox:
         head row's lock orders them, so events commit in ``sequence`` order. Returns their sequence numbers."""
         if not events:
             return []
-        head = session.execute(
-            select(EventHeadRow).where(EventHeadRow.id == 1).with_for_update()
+        # Column reads and Core writes: no ORM object, identity map or unit-of-work step per row.
+        seq = session.execute(
+            select(EventHeadRow.seq).where(EventHeadRow.id == 1).with_for_update()
         ).scalar_one()
-        webhooks = session.execute(select(WebhookRow).where(WebhookRow.disabled_at.is_(None))).scalars().all()
+        webhooks = session.execute(
+            select(WebhookRow.webhook_id, WebhookRow.types).where(WebhookRow.disabled_at.is_(None))
+        ).all()
         now = self.clock()
-        sequences = []
+        rows: list[dict[str, Any]] = []
+        deliveries: list[dict[str, Any]] = []
         for event in events:
-            head.seq += 1
-            session.add(
-                EventRow(
-                    seq=head.seq,
-                    event_id=f"evt_{uuid.uuid4().hex}",
-                    type=event.type.value,
-                    subject=event.subject,
-                    time=now,
-                    data=_plain(event.data),
-                )
+            seq += 1
+            rows.append(
+                {
+                    "seq": seq,
+                    "event_id": f"evt_{uuid.uuid4().hex}",
+                    "type": event.type.value,
+                    "subject": event.subject,
+                    "time": now,
+                    "data": _plain(event.data),
+                }
             )
-            session.flush()
-            session.add_all(
-                DeliveryRow(
-                    webhook_id=webhook.webhook_id,
-                    event_seq=head.seq,
-                    status=DeliveryStatus.PENDING.value,
-                    attempts=0,
-                    next_attempt_at=now,
-                )
-                for webhook in webhooks
-                if wants(webhook, event.type)
-            )
-            sequences.append(head.seq)
-        session.flush()
-        return sequences
+            deliveries += [
+                {
+                    "webhook_id": webhook_id,
+                    "event_seq": seq,
+                    "status": DeliveryStatus.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                }
+                for webhook_id, types in webhooks
+                if wants(types, event.type)
+            ]
+        session.execute(insert(table_of(EventRow)), rows)
+        if deliveries:
+            session.execute(insert(table_of(DeliveryRow)), deliveries)
+        session.execute(
+            update(table_of(EventHeadRow)).where(table_of(EventHeadRow).c.id == 1).values(seq=seq)
+        )
+        return [row["seq"] for row in rows]
 
     def feed(self, after: str | None, types: Sequence[EventType] = (), limit: int = 100) -> EventPage:
         """Events after the cursor ``after`` (the start when None), oldest first, of ``types`` (all if empty)."""
