@@ -99,17 +99,16 @@ class TriageFlow:
         self, event: ExceptionEvent, actor: Actor, scope: SimilarScope | None
     ) -> tuple[TriageCase, bool]:
         started_at = asyncio.get_running_loop().time()
-        with stage("replay"):  # the idempotency check: hash the body, look the event id up
+        with stage("replay"):
             body_hash = sha256_json(event.model_dump(mode="json"))
-            replay = await asyncio.to_thread(self.cases.find_replay, event.event_id, body_hash)
-        if replay is not None:
-            return replay, False
-
         policy = self.policies.current  # one policy per case, even if a reload lands meanwhile
         serving = self.models.current  # one model version per case, even if a promotion lands meanwhile
         text = classification_text(event)
-        with stage("classify"):
-            prediction = await self.classify(text, serving)
+        # One thread hand-off for the idempotency check and the classification (each costs a thread switch).
+        found = await asyncio.to_thread(self.replay_or_classify, event.event_id, body_hash, text, serving)
+        if isinstance(found, TriageCase):
+            return found, False
+        prediction = found
         with stage("retrieve"):
             retrieved = await self.retrieve(text, _filters(scope, event, prediction.label), policy, serving)
         severity = self.engines.taxonomy.severity_for(event, prediction.label)
@@ -135,17 +134,24 @@ class TriageFlow:
             versions=self.versions(policy, serving),
         )
         with stage("persist"):  # the case, its audit records and its event: one transaction
-            return await asyncio.to_thread(self.cases.create, triage_record(result))
+            return await asyncio.to_thread(self.persist, result)
 
     @property
     def connection(self) -> CaseStoreConnection:
         """The connection to the history collection of the model version in force."""
         return self.models.current.connection
 
-    async def classify(self, text: str, serving: ServingModel | None = None) -> Prediction:
-        classifier = (serving or self.models.current).classifier
-        predictions = await asyncio.to_thread(classifier.predict, [text])
-        return predictions[0]
+    def replay_or_classify(
+        self, event_id: str, body_hash: str, text: str, serving: ServingModel
+    ) -> TriageCase | Prediction:
+        """The stored case if ``event_id`` was triaged with this body already (``Conflict`` if with another),
+        else the classification of ``text``: a replay never reaches the model. Blocking (a worker thread's)."""
+        with stage("replay"):  # the idempotency check: look the event id up
+            replay = self.cases.find_replay(event_id, body_hash)
+        if replay is not None:
+            return replay
+        with stage("classify"):
+            return serving.classifier.predict([text])[0]
 
     async def retrieve(
         self, text: str, filters: CaseFilters | None, policy: Policy, serving: ServingModel | None = None
@@ -199,6 +205,10 @@ class TriageFlow:
                 started_at=started_at,
             )
         )
+
+    def persist(self, result: TriageResult) -> tuple[TriageCase, bool]:
+        """Store ``result`` (the case, its audit records and its event in one transaction). Blocking."""
+        return self.cases.create(triage_record(result))
 
     def gate(
         self,
