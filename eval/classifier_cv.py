@@ -48,7 +48,7 @@ from triage.engines.classifier.augment import lengthen, perturb
 from triage.engines.classifier.calibration import fit_temperature
 from triage.engines.classifier.metrics import coverage_at_precision, expected_calibration_error
 from triage.engines.classifier.model import EMBEDDING_MEMBERS, TUNED_MEMBERS, new_vectorizer
-from triage.engines.classifier.training import Recipe, _fit_lr, choose_weights
+from triage.engines.classifier.training import Recipe, _fit_lr, choose_weights, phrasing_clusters
 
 
 def embed_cached(texts: list[str], cache: Path) -> np.ndarray:
@@ -95,12 +95,7 @@ def folds_for(
         return flag_folds(flags)
     if scheme == "stratified":
         return list(StratifiedKFold(k, shuffle=True, random_state=0).split(emb, y))
-    from sklearn.cluster import KMeans
-
-    group = np.zeros(len(y), dtype=int)
-    for label in np.unique(y):
-        rows = np.nonzero(y == label)[0]
-        group[rows] = KMeans(k, n_init=3, random_state=0).fit(emb[rows]).labels_
+    group = phrasing_clusters(emb, y, k)
     return [(np.nonzero(group != f)[0], np.nonzero(group == f)[0]) for f in range(k)]
 
 

@@ -501,6 +501,21 @@ def _tuned_record(
     }
 
 
+def phrasing_clusters(
+    embeddings: NDArray[np.float32], y: NDArray[np.int64], k: int, seed: int = 0
+) -> NDArray[np.int64]:
+    """Each row's phrasing cluster (0..k-1) within its label: KMeans on the rows' embeddings, label by label."""
+    from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
+
+    group = np.zeros(len(y), dtype=np.int64)
+    with threadpool_limits(limits=1):
+        for label in np.unique(y):
+            rows = np.nonzero(y == label)[0]
+            group[rows] = KMeans(k, n_init=3, random_state=seed).fit(embeddings[rows]).labels_
+    return group
+
+
 def _holdout_splits(
     data: _Rows, embeddings: NDArray[np.float32], folds: int, recipe: Recipe, seed: int
 ) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
@@ -512,14 +527,7 @@ def _holdout_splits(
         return list(itertools.islice(splitter.split(np.zeros(data.n), data.y), recipe.holdout_folds))
     if recipe.holdout != "cluster":
         raise InvalidInput(f"unknown holdout {recipe.holdout!r}: stratified or cluster")
-    from sklearn.cluster import KMeans
-    from threadpoolctl import threadpool_limits
-
-    group = np.zeros(data.n, dtype=np.int64)
-    with threadpool_limits(limits=1):
-        for label in np.unique(data.y):
-            rows = np.nonzero(data.y == label)[0]
-            group[rows] = KMeans(folds, n_init=3, random_state=seed).fit(embeddings[rows]).labels_
+    group = phrasing_clusters(embeddings, data.y, folds, seed)
     return [
         (np.nonzero(group != f)[0], np.nonzero(group == f)[0])
         for f in range(min(folds, recipe.holdout_folds))
